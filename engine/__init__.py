@@ -1,0 +1,1 @@
+"""Ondo's engine: websocket gateway, session store, matcher and delivery."""
