@@ -39,7 +39,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
-Constant: TypeAlias = None | bool | int | float | str | list[Any]
+Constant: TypeAlias = bool | int | float | str | list[Any] | None
 
 TRIGGERS: tuple[str, ...] = ("pageview", "cart", "track", "identify", "purchase", "member",
                              "coupon")
