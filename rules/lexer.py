@@ -44,6 +44,7 @@ _NUMBER = re.compile(rf"{_DIGITS}(?![\w가-힣])")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _OPS = ("==", "!=", "<=", ">=", "<", ">")
 _PUNCT = {"(": T.LPAREN, ")": T.RPAREN, "[": T.LBRACKET, "]": T.RBRACKET, ",": T.COMMA}
+_BEFORE_NEGATIVE = frozenset({T.OP, T.KEYWORD, T.LPAREN, T.LBRACKET, T.COMMA})
 _ESCAPES = {"n": "\n", "t": "\t", "\\": "\\", '"': '"', "'": "'"}
 
 
@@ -88,26 +89,37 @@ def tokenize(text: str) -> list[Token]:
         if char in " \t\r\n":
             i += 1
             continue
+        negative = (char == "-" and text[i + 1 : i + 2].isdigit()
+                    and (not tokens or tokens[-1].kind in _BEFORE_NEGATIVE))
+        if negative:
+            i += 1
+            char = text[i]
         if char.isdigit():
+            start = i - 1 if negative else i
+            sign = -1 if negative else 1
             m = _KOREAN.match(text, i)
             if m:
-                tokens.append(Token(T.NUMBER, m.group(), i, m.end(), korean_number(m.group())))
+                tokens.append(Token(T.NUMBER, text[start:m.end()], start, m.end(),
+                                    sign * korean_number(m.group())))
                 i = m.end()
                 continue
             m = _DURATION.match(text, i)
             if m:
+                if negative:
+                    raise LexError("a duration cannot be negative", start)
                 seconds = _number(m.group(1)) * DURATION_UNITS[m.group(2)]
                 tokens.append(Token(T.DURATION, m.group(), i, m.end(), seconds))
                 i = m.end()
                 continue
             m = _NUMBER.match(text, i)
             if m:
-                tokens.append(Token(T.NUMBER, m.group(), i, m.end(), _number(m.group())))
+                tokens.append(Token(T.NUMBER, text[start:m.end()], start, m.end(),
+                                    sign * _number(m.group())))
                 i = m.end()
                 continue
             bad = re.match(r"[\w가-힣.]+", text[i:])
             word = bad.group() if bad else char
-            raise LexError(f"invalid number {word!r}", i,
+            raise LexError(f"invalid number {word!r}", start,
                            "numbers look like 300000, 300_000, 30만, 5천; durations like "
                            "30s, 10m, 3h, 3d, 2w")
         if char in "\"'":

@@ -95,7 +95,7 @@ def lint(ruleset: Ruleset, conditions: Mapping[str, Cond], explicit_if: set[str]
             if _shadows(earlier, rule, set(conjuncts(conditions[earlier.id])), mine):
                 report.warn(nodes[rule.id],
                             f"rule '{rule.id}' is shadowed by '{earlier.id}' (line {earlier.line})"
-                            f": same widget, higher priority, weaker condition",
+                            f": same widget, earlier or higher priority, weaker condition",
                             f"it shows only when '{earlier.id}' is capped or off schedule; "
                             "raise its priority or narrow "
                             f"'{by_id[earlier.id].id}'")

@@ -76,8 +76,10 @@ class Source:
             hint = ""
             if exc.context and exc.problem:
                 hint = f"YAML says: {exc.context}"
-            if "\t" in self.text and "tab" in str(exc).lower():
+            if "'\\t'" in str(exc.problem):
                 hint = "YAML does not allow tabs for indentation: use spaces"
+            elif "expected <block end>" in str(exc.problem):
+                hint = "check the indentation of this line against the lines above"
             raise YamlSyntaxError(Problem(self.name, line, column, message, hint)) from None
         except yaml.YAMLError as exc:
             raise YamlSyntaxError(Problem(self.name, 1, 1, f"invalid YAML: {exc}")) from None

@@ -1,0 +1,116 @@
+"""The compiled form: deduplicated predicates, programs, normalised options,
+byte-identical output and limits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import rules
+from rules.compile import MAX_RULES
+from rules.errors import RuleFileError
+from rules.ruleset import Code, Frequency, Op, Predicate, Ruleset, Schedule
+
+SEED = Path(__file__).resolve().parents[2] / "rules" / "library" / "seed-recipes.yaml"
+
+
+def test_same_predicates_are_stored_once_across_rules_and_segments() -> None:
+    ruleset = rules.load("""site: s
+segments:
+  regular: visit_count >= 10
+rules:
+  - {id: a, if: regular and is_member, do: {widget: push_note, title: a}}
+  - {id: b, if: 10 <= visit_count and not is_member, do: {widget: bookmark_prompt, text: b}}
+""")
+    assert ruleset.predicates == (Predicate("visit_count", Op.GE, 10),
+                                  Predicate("is_member", Op.IS_TRUE))
+    assert ruleset.rules[0].program == (0, 1, Code.AND)
+    assert ruleset.rules[1].program == (0, 1, Code.NOT, Code.AND)
+
+
+def test_constants_are_normalised() -> None:
+    ruleset = rules.load("""site: s
+rules:
+  - id: a
+    if: traffic_source in ["naver_ads", "direct", "naver_ads"] and cart_total between 2만 and 5만
+      and session_seconds > 10m and coupon_expires_within(3d) and in_cart("P1")
+      and param("utm_source") == "naver"
+    do: {widget: push_note, title: a}
+""")
+    assert ruleset.predicates == (
+        Predicate("traffic_source", Op.IN, ["direct", "naver_ads"]),
+        Predicate("cart_total", Op.BETWEEN, [20000, 50000]),
+        Predicate("session_seconds", Op.GT, 600),
+        Predicate("coupons", Op.EXPIRES_WITHIN, [None, 259200]),
+        Predicate("cart_items", Op.CONTAINS, "P1"),
+        Predicate("params", Op.EQ, "naver", "utm_source"),
+    )
+
+
+def test_constant_conditions_fold() -> None:
+    ruleset = rules.load("""site: s
+rules:
+  - {id: always, do: {widget: push_note, title: a}}
+  - {id: never, if: is_member and false, do: {widget: bookmark_prompt, text: b}}
+""")
+    assert ruleset.rules[0].program == (Code.TRUE,)
+    assert ruleset.rules[1].program == (Code.FALSE,)
+
+
+def test_delivery_options_are_normalised() -> None:
+    ruleset = rules.load(SEED)
+    by_id = {r.id: r for r in ruleset.rules}
+    assert by_id["loyal-coupon"].frequency == Frequency(1, "day")
+    assert by_id["loyal-coupon"].action.login_required
+    assert by_id["upsell-free-shipping"].frequency == Frequency(1, "session")  # the default
+    assert by_id["upsell-free-shipping"].triggers == ("pageview", "cart")
+    assert by_id["bookmark-ad-returners"].frequency == Frequency(1, "window", 604800)
+    assert by_id["bookmark-ad-returners"].stop_after == ("click", "close")
+    assert ruleset.timezone == "Asia/Seoul"
+
+
+def test_schedule_hours_may_cross_midnight() -> None:
+    ruleset = rules.load("""site: s
+rules:
+  - id: a
+    do: {widget: push_note, title: a}
+    schedule: {from: "2026-12-01", until: "2026-12-25 18:00", weekdays: fri-mon,
+               hours: ["22:00-02:00", "12:00-13:30"]}
+""")
+    assert ruleset.rules[0].schedule == Schedule(
+        "2026-12-01T00:00", "2026-12-25T18:00", ("mon", "fri", "sat", "sun"),
+        ((1320, 120), (720, 810)))
+
+
+def test_compiling_twice_gives_the_same_bytes_and_version() -> None:
+    text = SEED.read_text(encoding="utf-8")
+    first, second = rules.load(text), rules.load(text)
+    assert first.dumps() == second.dumps()
+    assert first.version == second.version
+    assert Ruleset.loads(first.dumps()) == first
+    changed = rules.load(text.replace("30만", "40만"))
+    assert changed.version != first.version
+
+
+def test_too_many_rules_is_a_clear_limit_error() -> None:
+    body = "".join(f"  - {{id: r{i}, do: {{widget: push_note, title: t}}}}\n"
+                   for i in range(MAX_RULES + 1))
+    with pytest.raises(RuleFileError) as info:
+        rules.load("site: s\nrules:\n" + body)
+    assert "too many rules: 20,001 (limit 20,000)" in info.value.errors[0].message
+
+
+def test_a_large_generated_file_compiles() -> None:
+    body = "".join(
+        f"  - id: r{i}\n    if: visit_count >= {i % 50} and cart_total > {i * 100}\n"
+        f"    do: {{widget: push_note, title: \"t{i}\"}}\n" for i in range(3000))
+    ruleset = rules.load("site: s\nrules:\n" + body)
+    assert len(ruleset.rules) == 3000
+    assert len(ruleset.predicates) == 50 + 3000
+
+
+def test_a_file_over_8_mib_is_refused() -> None:
+    with pytest.raises(RuleFileError) as info:
+        rules.load("site: s\n#" + "x" * (8 * 1024 * 1024))
+    assert "file too large" in info.value.errors[0].message
