@@ -28,10 +28,10 @@ from libc.string cimport memset
 
 from array import array
 
-from rules.catalogue import CATALOGUE, Kind
+from rules.catalogue import CATALOGUE, Kind, Unit
 from rules.errors import UnknownTriggerError
 from rules.evaluate import check_value, predicate_value
-from rules.glob import compile_glob
+from rules.glob import compile_glob, glob_shape
 from rules.ruleset import TRIGGERS, Code, Op
 
 cdef enum:
@@ -46,10 +46,19 @@ cdef enum:
     P_STR = 2
     P_EXISTS = 3
     # Python-side predicate evaluators
-    X_MATCHES = 0
-    X_STARTS = 1
-    X_CONTAINS = 2
-    X_GENERIC = 3
+    X_REGEX = 0
+    X_STARTS = 1      # also globs of the form "literal*"
+    X_CONTAINS = 2    # substring, set membership, globs "*literal*"
+    X_GENERIC = 3     # query parameters: the reference's own code
+    X_EQUAL = 4       # globs without wildcards
+    X_ENDS = 5        # globs "*literal"
+    X_HAS_COUPON = 6
+    X_EXPIRES = 7
+    # what an object slot holds
+    O_NONE = 0
+    O_SET = 1
+    O_COUPONS = 2
+    O_PARAMS = 3
     # program opcodes (rules.ruleset.Code)
     AND = -1
     OR = -2
@@ -60,7 +69,7 @@ cdef enum:
 IMPLEMENTATION = "cython"
 
 
-cdef inline bint _num_test(int op, double v, double a, double b, const double[::1] lst,
+cdef inline bint _num_test(int op, double v, double a, double b, const double* lst,
                            int off, int n) noexcept nogil:
     cdef int i
     if op == 1:
@@ -86,60 +95,12 @@ cdef inline bint _num_test(int op, double v, double a, double b, const double[::
 
 
 cdef class _Index:
-    """One trigger's rules in priority order and their candidate index."""
-
-    cdef int n                      # rules on this trigger
-    cdef int[::1] order             # position -> rule index
-    cdef int[::1] always            # positions always considered
-    cdef int[::1] pool              # positions, sliced by the tables below
-    cdef int[::1] str_off           # per (string slot base + constant id): slice of pool
-    cdef int[::1] str_len
-    cdef int[::1] bool_off          # per slot
-    cdef int[::1] bool_len
-    cdef int[::1] ge_off            # per slot: slice of ge_thr/ge_pos/ge_strict
-    cdef int[::1] ge_len
-    cdef double[::1] ge_thr
-    cdef int[::1] ge_pos
-    cdef char[::1] ge_strict
-    cdef int[::1] le_off
-    cdef int[::1] le_len
-    cdef double[::1] le_thr
-    cdef int[::1] le_pos
-    cdef char[::1] le_strict
+    """One trigger's rules in priority order and their candidate index
+    (fields declared in matcher.pxd)."""
 
 
 cdef class Matcher:
-    cdef readonly object ruleset
-    cdef list _names                # slot -> attribute name
-    cdef int[::1] _slot_kind
-    cdef list _str_tables           # slot -> dict constant -> id (or None)
-    cdef int[::1] _str_base         # slot -> base into str_off/str_len tables
-    cdef int _npred
-    cdef int[::1] _p_kind
-    cdef int[::1] _p_op
-    cdef int[::1] _p_slot
-    cdef double[::1] _p_a
-    cdef double[::1] _p_b
-    cdef int[::1] _p_off
-    cdef int[::1] _p_len
-    cdef double[::1] _num_pool
-    cdef int[::1] _id_pool
-    cdef list _pre                  # (predicate index, evaluator kind, slot, arg, predicate)
-    cdef int[::1] _codes
-    cdef int[::1] _prog_off
-    cdef int[::1] _prog_len
-    cdef int _max_prog
-    cdef list _rule_ids
-    cdef dict _indexes              # trigger -> _Index
-    # per-event scratch
-    cdef double* _values
-    cdef char* _present
-    cdef int* _ids
-    cdef char* _cache
-    cdef unsigned long long* _bits
-    cdef int* _out
-    cdef char* _stack
-    cdef int _nslots, _nrules
+    """A Ruleset laid out for matching (fields declared in matcher.pxd)."""
 
     def __cinit__(self):
         self._values = NULL
@@ -162,6 +123,10 @@ cdef class Matcher:
             kinds.append(K_NUM if kind is Kind.NUMBER else K_BOOL if kind is Kind.BOOL
                          else K_STR if kind is Kind.STRING else K_OBJ)
         self._slot_kind = array("i", kinds)
+        self._obj_kind = array("i", [
+            O_SET if CATALOGUE[n].kind is Kind.STRING_SET else
+            O_COUPONS if CATALOGUE[n].kind is Kind.COUPONS else
+            O_PARAMS if CATALOGUE[n].kind is Kind.PARAMS else O_NONE for n in attrs] or [0])
         self._build_predicates(ruleset, slot_of, kinds)
         self._build_programs(ruleset)
         self._indexes = {t: self._build_index(ruleset, t) for t in TRIGGERS}
@@ -204,14 +169,7 @@ cdef class Matcher:
                 for value in values:
                     id_pool.append(table.setdefault(value, len(table)))
             else:
-                if op is Op.MATCHES and pred.key is None:
-                    pre.append((index, X_MATCHES, slot, compile_glob(pred.arg).fullmatch, pred))
-                elif op is Op.STARTS_WITH and pred.key is None:
-                    pre.append((index, X_STARTS, slot, pred.arg, pred))
-                elif op is Op.CONTAINS and pred.key is None:
-                    pre.append((index, X_CONTAINS, slot, pred.arg, pred))
-                else:
-                    pre.append((index, X_GENERIC, slot, None, pred))
+                pre.append((index, *_python_test(pred), slot, pred))
             p_kind.append(kind)
             p_op.append(int(op))
             p_slot.append(slot)
@@ -230,6 +188,8 @@ cdef class Matcher:
         self._num_pool = array("d", num_pool or [0.0])
         self._id_pool = array("i", id_pool or [0])
         self._pre = pre
+        self._pre_index = array("i", [entry[0] for entry in pre] or [0])
+        self._npre = len(pre)
         self._str_tables = tables
         bases, total = [], 0
         for table in tables:
@@ -252,26 +212,40 @@ cdef class Matcher:
         self._rule_ids = [rule.id for rule in ruleset.rules]
         self._nrules = len(ruleset.rules)
 
+    def _selectivity(self, int i):
+        """A guess, made once per ruleset, of the share of events for which
+        predicate i is true; the index keys each rule on its rarest
+        positive conjunct. None for predicates the index cannot serve."""
+        kind, op, slot = self._p_kind[i], self._p_op[i], self._p_slot[i]
+        pred = self.ruleset.predicates[i]
+        attribute = CATALOGUE[pred.attribute]
+        if kind == P_STR and op in (Op.EQ, Op.IN):
+            share = 1.0 / len(attribute.values) if attribute.values else 0.05
+            return min(1.0, share * self._p_len[i])
+        if kind == P_NUM and self._slot_kind[slot] == K_BOOL:
+            return 0.5 if op == Op.EQ and self._p_a[i] == 1.0 else None
+        if kind == P_NUM and op in (Op.GE, Op.GT):
+            scale = 10_000.0 if attribute.unit is Unit.KRW else 1.0
+            return min(0.9, scale / max(self._p_a[i], 0.5))
+        if kind == P_NUM and op == Op.EQ:
+            return 0.05
+        if kind == P_NUM and op == Op.BETWEEN:
+            return 0.3
+        if kind == P_NUM and op in (Op.LE, Op.LT):
+            return 0.6
+        if kind == P_PRE and op in (Op.MATCHES, Op.HAS_COUPON, Op.EXPIRES_WITHIN, Op.CONTAINS,
+                                    Op.STARTS_WITH):
+            return 0.1
+        return None
+
     def _required(self, rule):
-        """The predicate index to index this rule by: a positive top-level
-        conjunct, the most selective kind first; None if there is none."""
-        leaves = _positive_conjuncts(rule.program)
-        best, best_score = None, 99
-        for i in leaves:
-            kind, op = self._p_kind[i], self._p_op[i]
-            if kind == P_STR and op in (Op.EQ, Op.IN):
-                score = 0
-            elif kind == P_NUM and self._slot_kind[self._p_slot[i]] == K_BOOL and op == Op.EQ \
-                    and self._p_a[i] == 1.0:
-                score = 3
-            elif kind == P_NUM and op in (Op.GE, Op.GT, Op.EQ, Op.BETWEEN):
-                score = 1
-            elif kind == P_NUM and op in (Op.LE, Op.LT):
-                score = 2
-            else:
-                continue
-            if score < best_score:
-                best, best_score = i, score
+        """The predicate index to index this rule by: its rarest positive
+        top-level conjunct; None if it has none the index can serve."""
+        best, best_share = None, 2.0
+        for i in _positive_conjuncts(rule.program):
+            share = self._selectivity(i)
+            if share is not None and share < best_share:
+                best, best_share = i, share
         return best
 
     def _build_index(self, ruleset, trigger):
@@ -286,13 +260,16 @@ cdef class Matcher:
         bool_lists = [[] for _ in range(nslots)]
         ge_lists = [[] for _ in range(nslots)]
         le_lists = [[] for _ in range(nslots)]
+        pre_lists = [[] for _ in range(max(self._npred, 1))]
         for pos, rule_index in enumerate(order):
             i = self._required(ruleset.rules[rule_index])
             if i is None:
                 always.append(pos)
                 continue
             kind, op, slot = self._p_kind[i], self._p_op[i], self._p_slot[i]
-            if kind == P_STR:
+            if kind == P_PRE:
+                pre_lists[i].append(pos)
+            elif kind == P_STR:
                 for j in range(self._p_off[i], self._p_off[i] + self._p_len[i]):
                     str_lists[self._str_base[slot] + self._id_pool[j]].append(pos)
             elif self._slot_kind[slot] == K_BOOL and op == Op.EQ and self._p_a[i] == 1.0:
@@ -314,7 +291,13 @@ cdef class Matcher:
             bool_off.append(len(pool))
             bool_len.append(len(lst))
             pool.extend(lst)
+        pre_off, pre_len = [], []
+        for lst in pre_lists:
+            pre_off.append(len(pool))
+            pre_len.append(len(lst))
+            pool.extend(lst)
         ix.pool = array("i", pool or [0])
+        ix.pre_off, ix.pre_len = array("i", pre_off), array("i", pre_len)
         ix.str_off, ix.str_len = array("i", str_off), array("i", str_len)
         ix.bool_off, ix.bool_len = array("i", bool_off), array("i", bool_len)
         for name, lists, descending in (("ge", ge_lists, False), ("le", le_lists, True)):
@@ -373,8 +356,12 @@ cdef class Matcher:
         cdef int count
         with nogil:
             count = self._run(ix)
-        ids = self._rule_ids
-        return [ids[self._out[k]] for k in range(count)]
+        cdef list ids = self._rule_ids
+        cdef list found = [None] * count
+        cdef int k
+        for k in range(count):
+            found[k] = ids[self._out[k]]
+        return found
 
     cdef _load(self, profile):
         cdef int s, kind
@@ -417,25 +404,48 @@ cdef class Matcher:
                     check_value(self._names[s], v)
                 table = self._str_tables[s]
                 self._ids[s] = table.get(v, -1)
-            else:
+            elif not _plain_container(self._obj_kind[s], v):
                 check_value(self._names[s], v)
         memset(self._cache, 0, self._npred)
         cdef int index, how, slot
-        for index, how, slot, arg, pred in self._pre:
+        cdef double now, expiry, seconds
+        for index, how, arg, slot, pred in self._pre:
             if not self._present[slot]:
                 self._cache[index] = 1
                 continue
-            if how == X_MATCHES:
-                ok = arg(get(self._names[slot])) is not None
-            elif how == X_STARTS:
-                ok = get(self._names[slot]).startswith(arg)
+            v = get(self._names[slot])
+            if how == X_STARTS:
+                ok = v.startswith(arg)
             elif how == X_CONTAINS:
-                ok = arg in get(self._names[slot])
+                ok = arg in v
+            elif how == X_EQUAL:
+                ok = v == arg
+            elif how == X_ENDS:
+                ok = v.endswith(arg)
+            elif how == X_REGEX:
+                ok = arg(v) is not None
+            elif how == X_HAS_COUPON or how == X_EXPIRES:
+                now_value = get("now")
+                ok = False
+                if now_value is not None:
+                    now = now_value
+                    if how == X_HAS_COUPON:
+                        e = v.get(arg)
+                        ok = e is not None and <double> e > now
+                    else:
+                        code, seconds = arg
+                        for c, e in v.items():
+                            if code is not None and c != code:
+                                continue
+                            expiry = e
+                            if now < expiry <= now + seconds:
+                                ok = True
+                                break
             else:
                 ok = predicate_value(pred, profile)
             self._cache[index] = 2 if ok else 1
 
-    cdef inline bint _pred(self, int i) noexcept nogil:
+    cdef bint _pred(self, int i) noexcept nogil:
         cdef char c = self._cache[i]
         cdef int kind, slot, op, j
         cdef bint result
@@ -449,7 +459,7 @@ cdef class Matcher:
             result = True
         elif kind == P_NUM:
             result = _num_test(self._p_op[i], self._values[slot], self._p_a[i], self._p_b[i],
-                               self._num_pool, self._p_off[i], self._p_len[i])
+                               &self._num_pool[0], self._p_off[i], self._p_len[i])
         else:  # P_STR
             op = self._p_op[i]
             result = op == 2 or op == 9  # NE / NOT_IN when no constant equals
@@ -486,7 +496,7 @@ cdef class Matcher:
                 top += 1
         return stack[0]
 
-    cdef inline void _mark(self, int pos) noexcept nogil:
+    cdef void _mark(self, int pos) noexcept nogil:
         self._bits[pos >> 6] |= (<unsigned long long> 1) << (pos & 63)
 
     cdef int _run(self, _Index ix) noexcept nogil:
@@ -499,6 +509,11 @@ cdef class Matcher:
         memset(self._bits, 0, words * sizeof(unsigned long long))
         for i in range(ix.always.shape[0]):
             self._mark(ix.always[i])
+        for i in range(self._npre):
+            s = self._pre_index[i]
+            if self._cache[s] == 2:
+                for j in range(ix.pre_off[s], ix.pre_off[s] + ix.pre_len[s]):
+                    self._mark(ix.pool[j])
         for s in range(self._nslots):
             if not self._present[s]:
                 continue
@@ -577,3 +592,58 @@ def _positive_conjuncts(program):
         elif node[0] == "and":
             todo.extend(node[1:])
     return out
+
+
+cdef bint _plain_container(int kind, object v):
+    """A quick yes for the common, well-typed string sets, coupon maps and
+    query parameters; anything else goes through the reference's check_value,
+    which raises exactly what the reference raises (or accepts)."""
+    cdef object x, k
+    if kind == O_SET:
+        if type(v) is not list:
+            return False
+        for x in <list> v:
+            if type(x) is not str:
+                return False
+        return True
+    if type(v) is not dict:
+        return False
+    for k, x in (<dict> v).items():
+        if type(k) is not str:
+            return False
+        if kind == O_PARAMS:
+            if type(x) is not str:
+                return False
+        elif type(x) is int:
+            if not -2**62 < x < 2**62:
+                return False
+        elif type(x) is not float or not isfinite(<double> x):
+            return False
+    return True
+
+
+def _python_test(pred):
+    """(evaluator kind, argument) for a predicate evaluated in the state step."""
+    op, arg = pred.op, pred.arg
+    if pred.key is not None:
+        return X_GENERIC, None
+    if op is Op.MATCHES:
+        shape, literal = glob_shape(arg)
+        if shape == "equal":
+            return X_EQUAL, literal
+        if shape == "prefix":
+            return X_STARTS, literal
+        if shape == "suffix":
+            return X_ENDS, literal
+        if shape == "infix":
+            return X_CONTAINS, literal
+        return X_REGEX, compile_glob(arg).fullmatch
+    if op is Op.STARTS_WITH:
+        return X_STARTS, arg
+    if op is Op.CONTAINS:
+        return X_CONTAINS, arg
+    if op is Op.HAS_COUPON:
+        return X_HAS_COUPON, arg
+    if op is Op.EXPIRES_WITHIN:
+        return X_EXPIRES, (arg[0], float(arg[1]))
+    return X_GENERIC, None

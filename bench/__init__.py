@@ -1,0 +1,1 @@
+"""Ondo's benchmarks: figures recorded in bench/RESULTS.md (not timed tests)."""
