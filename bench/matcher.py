@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [int(s) for s in args.sizes.split(",")]
     people = population(300 if args.quick else 2000)
     runs = 3 if args.quick else 7
-    Matcher = matcher_class()  # noqa: N806 - a class
+    Matcher = matcher_class()
     rows = []
     for size in sizes:
         text = rule_file(size)

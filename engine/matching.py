@@ -20,6 +20,8 @@ from rules.ruleset import Ruleset
 class MatcherLike(Protocol):
     ruleset: Ruleset
 
+    def __init__(self, ruleset: Ruleset) -> None: ...
+
     def match(self, profile: Mapping[str, Any], trigger: str = "pageview") -> list[str]: ...
 
 

@@ -141,7 +141,8 @@ _ATTRIBUTES: list[Attribute] = [
     # live
     Attribute("product_viewers_now", N, LV, "visitors viewing this product in the last 5 minutes",
               Unit.COUNT, always=False),
-    Attribute("site_visitors_now", N, LV, "visitors on the site in the last 5 minutes", Unit.COUNT),
+    Attribute("site_visitors_now", N, LV, "visitors on the site in the last 5 minutes", Unit.COUNT,
+              always=False),
     # clock
     Attribute("now", N, CK, "the event's time", Unit.EPOCH_SECONDS),
     Attribute("hour_of_day", N, CK, "hour in the site's time zone", Unit.HOUR),

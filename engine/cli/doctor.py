@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import platform
 import sys
+from importlib import metadata
 from typing import Any
 
 from engine.matching import implementation, matcher_class, pure_requested
@@ -27,9 +28,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"matcher: {implementation(cls)}{note}")
     print(f"python: {platform.python_version()} ({sys.executable})")
     try:
-        import Cython
-
-        print(f"cython: {Cython.__version__}")
-    except ImportError:
+        print(f"cython: {metadata.version('Cython')}")
+    except metadata.PackageNotFoundError:
         print("cython: not installed (only needed to build)")
     return 0

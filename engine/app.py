@@ -1,0 +1,154 @@
+"""The Starlette application: routes and the objects they share, built once.
+
+``create_app(config)`` wires the store, the compiled rulesets, the metrics and
+the clock; every route is a thin shell over them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
+
+import rules
+from engine.clock import Clock, SystemClock
+from engine.config import Config
+from engine.events import EventFlow, Visitor
+from engine.frames import Event, FrameError, parse_frame
+from engine.gateway import allowed_origin, serve_socket
+from engine.matching import MatcherLike, implementation, matcher_class
+from engine.metrics import Metrics
+from engine.protocol import BEACON_PATH, WS_PATH, CloseCode
+from engine.redis_store import RedisStore
+from engine.site import ActiveRules, LiveSite
+from engine.store import Store, StoreUnavailable
+
+WIDGET = Path(__file__).resolve().parents[1] / "widgets" / "dist" / "widget.js"
+MAX_BEACON_BYTES = 64 * 1024
+
+
+def load_sites(config: Config, cls: type[MatcherLike]) -> dict[str, LiveSite]:
+    sites = {}
+    for site_id, site in config.sites.items():
+        active = None
+        if site.rules:
+            ruleset = rules.load(site.rules)  # RuleFileError stops start-up, with positions
+            active = ActiveRules.build(ruleset, cls)
+        sites[site_id] = LiveSite(site, active)
+    return sites
+
+
+def create_app(config: Config, redis_url: str, *, clock: Clock | None = None,
+               store: Store | None = None) -> Starlette:
+    cls = matcher_class(config.pure_python)
+    metrics = Metrics(matcher=implementation(cls))
+    store = store or RedisStore(redis_url, profile_ttl=config.profile_ttl)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        for websocket in list(app.state.connections):
+            with contextlib.suppress(Exception):
+                await websocket.close(code=CloseCode.GOING_AWAY)
+        await store.close()
+
+    app = Starlette(routes=[
+        WebSocketRoute(WS_PATH, ws),
+        Route(BEACON_PATH, beacon, methods=["POST"]),
+        Route("/healthz", healthz),
+        Route("/metrics", metrics_text),
+        Route("/widget.js", widget),
+    ], lifespan=lifespan)
+    app.state.config = config
+    app.state.sites = load_sites(config, cls)
+    app.state.store = store
+    app.state.metrics = metrics
+    app.state.clock = clock or SystemClock()
+    app.state.flow = EventFlow(store, metrics)
+    app.state.connections = set()
+    return app
+
+
+async def ws(websocket: WebSocket) -> None:
+    await serve_socket(websocket)
+
+
+async def healthz(request: Request) -> Response:
+    state = request.app.state
+    redis_ok = await state.store.ping()
+    body = {"status": "ok" if redis_ok else "degraded", "redis": redis_ok,
+            "matcher": state.metrics.matcher, "connections": state.metrics.connections}
+    return JSONResponse(body, status_code=200 if redis_ok else 503)
+
+
+async def metrics_text(request: Request) -> Response:
+    metrics: Metrics = request.app.state.metrics
+    metrics.redis_errors = max(metrics.redis_errors, getattr(request.app.state.store, "errors", 0))
+    return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
+
+
+async def widget(request: Request) -> Response:
+    if not WIDGET.is_file():
+        return JSONResponse({"error": "widget not built", "hint": "cd widgets && npm run build"},
+                            status_code=404)
+    body = WIDGET.read_bytes()
+    etag = '"' + hashlib.sha256(body).hexdigest()[:20] + '"'
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers={"ETag": etag})
+    return Response(body, media_type="application/javascript; charset=utf-8",
+                    headers={"ETag": etag, "Cache-Control": "public, max-age=300"})
+
+
+def _error(status: int, field: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": message, "field": field}, status_code=status)
+
+
+async def beacon(request: Request) -> Response:
+    """The widget's last events when a page hides or unloads (sendBeacon):
+    ``{"site", "visitor", "events": [event frames]}``. No actions come back."""
+    state = request.app.state
+    body = await request.body()
+    if len(body) > MAX_BEACON_BYTES:
+        return _error(413, "body", f"at most {MAX_BEACON_BYTES} bytes")
+    try:
+        data: Any = json.loads(body)
+    except ValueError:
+        return _error(400, "body", "not valid JSON")
+    if not isinstance(data, dict):
+        return _error(422, "body", "a JSON object with site, visitor and events")
+    site = state.sites.get(data.get("site"))
+    if site is None:
+        return _error(404, "site", "unknown site")
+    if not allowed_origin(site, request.headers.get("origin")):
+        return _error(403, "origin", "origin not allowed for this site")
+    visitor_id, events = data.get("visitor"), data.get("events")
+    if not isinstance(visitor_id, str) or not 8 <= len(visitor_id) <= 64:
+        return _error(422, "visitor", "a visitor id of 8-64 characters")
+    if not isinstance(events, list) or len(events) > state.config.limits.event_burst:
+        return _error(422, "events", f"a list of at most {state.config.limits.event_burst} "
+                      "event frames")
+    parsed: list[Event] = []
+    for index, frame in enumerate(events):
+        try:
+            event = parse_frame(frame, state.config.limits)
+        except FrameError as exc:
+            return _error(422, f"events[{index}].{exc.field or 't'}", str(exc))
+        if not isinstance(event, Event):
+            return _error(422, f"events[{index}].t", "only event frames")
+        parsed.append(event)
+    visitor = Visitor(site, visitor_id, request.headers.get("user-agent", ""))
+    try:
+        for event in parsed:
+            await state.flow.handle(visitor, event, state.clock.now())
+    except StoreUnavailable:
+        return _error(503, "storage", "storage unavailable; resend later")
+    return Response(status_code=204)

@@ -1,0 +1,206 @@
+"""The delivery policy: which matched rules become actions now, and why the
+others do not (pure; no I/O).
+
+For each matched rule, in priority order, the first reason that applies wins:
+OFF_PAGE (``pages``), OFF_SCHEDULE, STOPPED (``stop_after``), CAPPED
+(``frequency``), HELD_OUT (``holdout``: counted, not shown), LOST_TO (another
+rule already took this widget kind on this event), FATIGUED (the site-wide
+budget), else SHOWN. Caps count impressions the widget *reported*
+(docs/storage.md, ``caps`` and ``fatigue``), plus what this same decision
+already chose.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+from rules.glob import glob_match
+from rules.ruleset import Rule, Ruleset, Schedule
+from rules.template import render
+
+
+class Reason(enum.StrEnum):
+    SHOWN = "shown"
+    LOST_TO = "lost_to"
+    CAPPED = "capped"
+    STOPPED = "stopped"
+    FATIGUED = "fatigued"
+    HELD_OUT = "held_out"
+    OFF_SCHEDULE = "off_schedule"
+    OFF_PAGE = "off_page"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    rule: str
+    reason: Reason
+    winner: str | None = None  # for LOST_TO
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """An action frame's content, ready to send."""
+
+    id: str
+    rule: str
+    widget: str
+    content: dict[str, str]
+    arming: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    actions: list[Action] = field(default_factory=list)
+    outcomes: list[Outcome] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What the policy needs to know about this event besides the profile."""
+
+    visitor: str
+    event_id: str
+    now: float
+    tz: ZoneInfo
+    visit: int  # the visitor's visit number (sessions)
+    is_member: bool = False
+    login_url: str = ""  # e.g. "/member/login.html?returnUrl={return}"
+
+
+def holdout_share(visitor: str, rule: str) -> float:
+    """A stable [0, 1) draw per (visitor, rule): the same visitor is always in
+    or out of one rule's control group, independently across rules."""
+    digest = hashlib.blake2b(f"{visitor}\x00{rule}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64
+
+
+def on_page(rule: Rule, path: str) -> bool:
+    pages = rule.pages
+    if pages is None:
+        return True
+    if pages.include and not any(glob_match(g, path) for g in pages.include):
+        return False
+    return not any(glob_match(g, path) for g in pages.exclude)
+
+
+def in_schedule(schedule: Schedule | None, now: float, tz: ZoneInfo) -> bool:
+    if schedule is None:
+        return True
+    local = datetime.fromtimestamp(now, tz)
+    stamp = local.replace(tzinfo=None).isoformat(timespec="minutes")
+    if schedule.starts and stamp < schedule.starts:
+        return False
+    if schedule.ends and stamp >= schedule.ends:
+        return False
+    minute = local.hour * 60 + local.minute
+    weekday = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[local.weekday()]
+    if not schedule.hours:
+        return not schedule.weekdays or weekday in schedule.weekdays
+    for start, end in schedule.hours:
+        if start < end and start <= minute < end:
+            day = weekday
+        elif start >= end and minute >= start:
+            day = weekday  # the evening part of a window crossing midnight
+        elif start >= end and minute < end % 1440:
+            # After midnight: the window belongs to the previous day's schedule.
+            day = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")[local.weekday()]
+        else:
+            continue
+        if not schedule.weekdays or day in schedule.weekdays:
+            return True
+    return False
+
+
+def capped(rule: Rule, cap: Mapping[str, Any], ctx: Context) -> bool:
+    freq = rule.frequency
+    if freq is None:
+        return False
+    if freq.per == "visitor":
+        shown = int(cap.get("n", 0))
+    elif freq.per == "session":
+        shown = int(cap.get("sn", 0)) if cap.get("s") == ctx.visit else 0
+    elif freq.per == "day":
+        today = datetime.fromtimestamp(ctx.now, ctx.tz).strftime("%Y%m%d")
+        shown = int(cap.get("dn", 0)) if cap.get("d") == today else 0
+    else:
+        shown = sum(1 for t in cap.get("t", ()) if t > ctx.now - freq.seconds)
+    return shown >= freq.max
+
+
+def fatigued(ruleset: Ruleset, fatigue: Mapping[str, Any], chosen: int, ctx: Context) -> bool:
+    budget = ruleset.fatigue
+    if budget.max_per_session is not None:
+        this_visit = int(fatigue.get("sn", 0)) if fatigue.get("s") == ctx.visit else 0
+        if this_visit + chosen >= budget.max_per_session:
+            return True
+    if budget.max_per_day is not None:
+        today = datetime.fromtimestamp(ctx.now, ctx.tz).strftime("%Y%m%d")
+        day = int(fatigue.get("dn", 0)) if fatigue.get("d") == today else 0
+        if day + chosen >= budget.max_per_day:
+            return True
+    if budget.min_interval:
+        if chosen:
+            return True
+        last = fatigue.get("t")
+        if last is not None and ctx.now - float(last) < budget.min_interval:
+            return True
+    return False
+
+
+def login_link(link: str, template: str) -> str:
+    """The shop's login URL with ``link`` as the URL-encoded return URL."""
+    if not template:
+        return link
+    return template.replace("{return}", quote(link, safe=""))
+
+
+def render_action(rule: Rule, profile: Mapping[str, Any], ctx: Context) -> Action:
+    content = {name: render(parts, profile) for name, parts in rule.action.content.items()}
+    if rule.action.login_required and not ctx.is_member and "link" in content:
+        content["link"] = login_link(content["link"], ctx.login_url)
+    arming = rule.action.arming
+    action_id = hashlib.blake2b(f"{ctx.visitor}\x00{rule.id}\x00{ctx.event_id}".encode(),
+                                digest_size=8).hexdigest()
+    return Action(action_id, rule.id, rule.action.widget, content,
+                  {"delay": arming.delay, "scroll": arming.scroll,
+                   "exit_intent": arming.exit_intent, "idle": arming.idle})
+
+
+def deliver(ruleset: Ruleset, rules_by_id: Mapping[str, Rule], matched: Sequence[str],
+            profile: Mapping[str, Any], caps: Mapping[str, Mapping[str, Any]],
+            fatigue: Mapping[str, Any], ctx: Context) -> Decision:
+    """The actions to send for one event and the outcome of every matched rule."""
+    decision = Decision()
+    taken: dict[str, str] = {}  # widget kind -> rule that took it
+    path = str(profile.get("page_path", "/"))
+    for rule_id in matched:
+        rule = rules_by_id[rule_id]
+        cap = caps.get(rule_id) or {}
+        winner = None
+        if not on_page(rule, path):
+            reason = Reason.OFF_PAGE
+        elif not in_schedule(rule.schedule, ctx.now, ctx.tz):
+            reason = Reason.OFF_SCHEDULE
+        elif cap.get("stop"):
+            reason = Reason.STOPPED
+        elif capped(rule, cap, ctx):
+            reason = Reason.CAPPED
+        elif rule.holdout and holdout_share(ctx.visitor, rule.id) < rule.holdout:
+            reason = Reason.HELD_OUT
+        elif rule.action.widget in taken:
+            reason, winner = Reason.LOST_TO, taken[rule.action.widget]
+        elif fatigued(ruleset, fatigue, len(decision.actions), ctx):
+            reason = Reason.FATIGUED
+        else:
+            reason = Reason.SHOWN
+            taken[rule.action.widget] = rule.id
+            decision.actions.append(render_action(rule, profile, ctx))
+        decision.outcomes.append(Outcome(rule_id, reason, winner))
+    return decision

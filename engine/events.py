@@ -1,0 +1,137 @@
+"""One event's way through: derive -> store (one Redis call) -> profile view
+-> matcher -> delivery -> frames. Shared by the websocket gateway and the
+beacon endpoint; the transport only moves frames."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from engine.delivery import Context, deliver
+from engine.device import device_of
+from engine.frames import Event
+from engine.identity import verify_member
+from engine.metrics import Metrics
+from engine.page import page_of
+from engine.profile import day_key, flat_profile, oldest_day_kept
+from engine.protocol import ErrorCode, EventKind, ServerFrame
+from engine.site import LiveSite
+from engine.store import Applied, Store, StoredEvent
+from engine.traffic import classify
+
+TRIGGER_OF = {EventKind.PAGEVIEW: "pageview", EventKind.CART: "cart",
+              EventKind.TRACK: "track", EventKind.IDENTIFY: "identify"}
+_STOPS = {"clicked": "click", "closed": "close"}
+
+
+@dataclass
+class Visitor:
+    """What the engine knows about one connection's visitor."""
+
+    site: LiveSite
+    id: str
+    user_agent: str = ""
+    member_id: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def derive(visitor: Visitor, event: Event) -> dict[str, Any] | None:
+    """The payload the store applies (pure), or None for a forged identify."""
+    data = event.data
+    if event.kind is EventKind.PAGEVIEW:
+        url = data["url"]
+        page = page_of(url, data.get("page_type"), data.get("product_id"), data.get("category"))
+        try:
+            host = urlsplit(url).hostname or ""
+        except ValueError:
+            host = ""
+        arrival = classify(url, data.get("referrer", ""), host)
+        return {
+            "page_url": url, "page_path": page.path, "page_type": page.page_type,
+            "product_id": page.product_id, "category": page.category, "params": page.params,
+            "landing_url": url, "traffic_source": arrival.traffic_source,
+            "utm_source": arrival.utm_source, "utm_medium": arrival.utm_medium,
+            "utm_campaign": arrival.utm_campaign, "is_ad": arrival.is_ad,
+            "device": device_of(visitor.user_agent),
+        }
+    if event.kind is EventKind.CART:
+        return {"items": data["items"]}
+    if event.kind is EventKind.REPORT:
+        rules = visitor.site.rules
+        rule = rules.by_id.get(data["rule"]) if rules else None
+        stop = bool(rule and _STOPS.get(data["what"]) in rule.stop_after)
+        return {"rule": data["rule"], "what": data["what"], "stop": stop}
+    if event.kind is EventKind.IDENTIFY:
+        if not verify_member(visitor.site.config.secret, data["member_id"], data["signature"]):
+            return None
+        return {"member_id": data["member_id"]}
+    return {}
+
+
+class EventFlow:
+    def __init__(self, store: Store, metrics: Metrics) -> None:
+        self.store = store
+        self.metrics = metrics
+
+    async def handle(self, visitor: Visitor, event: Event, now: float) -> list[dict[str, Any]]:
+        """The frames to send back, ack first. Raises StoreUnavailable when the
+        event could not be stored (the caller answers `unavailable`)."""
+        site = visitor.site
+        tz = site.config.tz
+        started = time.perf_counter()
+        payload = derive(visitor, event)
+        kind = event.kind
+        if payload is None:
+            # A forged or missing signature: the visitor stays anonymous.
+            self.metrics.forged_identities += 1
+            kind, payload = EventKind.TRACK, {}
+        stored = StoredEvent(event.id, kind, event.digest, now, day_key(now, tz),
+                             oldest_day_kept(now, tz), payload)
+        result = await self.store.apply(site.config.id, visitor.id, stored)
+        self.metrics.stage("store", time.perf_counter() - started)
+        self.metrics.events[event.kind] += 1
+        if result.status is Applied.CONFLICT:
+            self.metrics.errors[ErrorCode.ID_CONFLICT] += 1
+            return [{"t": ServerFrame.ERROR, "code": ErrorCode.ID_CONFLICT, "id": event.id,
+                     "message": "this event id was already used for other content"}]
+        frames: list[dict[str, Any]] = [{"t": ServerFrame.ACK, "id": event.id}]
+        if result.status is Applied.DUPLICATE:
+            return frames
+        if kind is EventKind.IDENTIFY:
+            visitor.member_id = payload["member_id"]
+        if kind is EventKind.REPORT:
+            await self.store.count(site.config.id, stored.day,
+                                   {f"{payload['rule']}|{payload['what']}": 1})
+        trigger = TRIGGER_OF.get(kind)
+        rules = site.rules
+        if trigger is None or rules is None:
+            return frames
+        matched_at = time.perf_counter()
+        profile = flat_profile(result.profile, now, tz, cart_period=site.config.cart_period)
+        matched = rules.matcher.match(profile, trigger)
+        self.metrics.stage("match", time.perf_counter() - matched_at)
+        if not matched:
+            return frames
+        ctx = Context(visitor.id, event.id, now, tz, int(result.profile.get("visit_count", 1)),
+                      bool(profile.get("is_member")), site.config.login_url)
+        caps = result.profile.get("caps") or {}
+        fatigue = result.profile.get("fatigue") or {}
+        decision = deliver(rules.ruleset, rules.by_id, matched, profile,
+                           caps if isinstance(caps, dict) else {},
+                           fatigue if isinstance(fatigue, dict) else {}, ctx)
+        counts: dict[str, int] = {}
+        for outcome in decision.outcomes:
+            self.metrics.rules[(site.config.id, outcome.rule, outcome.reason)] += 1
+            counts[f"{outcome.rule}|matched"] = counts.get(f"{outcome.rule}|matched", 0) + 1
+            if outcome.reason in ("held_out", "shown"):
+                name = "sent" if outcome.reason == "shown" else "held_out"
+                counts[f"{outcome.rule}|{name}"] = 1
+        await self.store.count(site.config.id, stored.day, counts)
+        for action in decision.actions:
+            frames.append({"t": ServerFrame.ACTION, "id": action.id, "rule": action.rule,
+                           "widget": action.widget, "content": action.content,
+                           "arming": action.arming})
+        self.metrics.stage("event", time.perf_counter() - started)
+        return frames

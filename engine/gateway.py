@@ -1,0 +1,174 @@
+"""The websocket gateway: handshake checks, frame limits, rate, the bounded
+send queue. Thin: every event goes through engine.events.EventFlow.
+
+Outcomes of each limit (docs/protocol.md): unknown site, bad origin or bad
+visitor id -> the handshake is refused (HTTP 403); a frame over the size limit
+-> close 1009 and invalid UTF-8 -> close 1007 (both by the websocket layer,
+configured in engine/app.py); a bad frame -> an error frame naming the field,
+and after too many, close 4400; over the event rate -> error rate_limited
+(the event is not stored: the client resends it), and after repeated
+breaches close 1008; a client that stops reading -> close 4008; storage down
+-> error unavailable instead of an ack.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import time
+from typing import Any
+
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from engine.events import EventFlow, Visitor
+from engine.frames import FrameError, Hello, decode, encode, parse_frame
+from engine.protocol import (
+    SUBPROTOCOL_JSON,
+    SUBPROTOCOL_MSGPACK,
+    CloseCode,
+    ErrorCode,
+    Limits,
+    ServerFrame,
+)
+from engine.site import LiveSite
+from engine.store import StoreUnavailable
+
+_VISITOR = re.compile(r"[A-Za-z0-9_-]{8,64}")
+
+
+class TokenBucket:
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate, self.burst = rate, float(burst)
+        self.tokens = float(burst)
+        self.at = time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+class SlowConsumer(Exception):
+    pass
+
+
+class Connection:
+    def __init__(self, websocket: WebSocket, binary: bool, limits: Limits) -> None:
+        self.websocket = websocket
+        self.binary = binary
+        self.queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(limits.send_queue)
+
+    def send(self, frame: dict[str, Any]) -> None:
+        try:
+            self.queue.put_nowait(frame)
+        except asyncio.QueueFull:
+            raise SlowConsumer from None
+
+    async def writer(self) -> None:
+        while (frame := await self.queue.get()) is not None:
+            data = encode(frame, self.binary)
+            if isinstance(data, bytes):
+                await self.websocket.send_bytes(data)
+            else:
+                await self.websocket.send_text(data)
+
+
+def allowed_origin(site: LiveSite, origin: str | None) -> bool:
+    # Exact string comparison: no suffix or prefix matching, no "null".
+    return origin is not None and origin in site.config.origins
+
+
+async def serve_socket(websocket: WebSocket) -> None:
+    state = websocket.app.state
+    site: LiveSite | None = state.sites.get(websocket.query_params.get("site", ""))
+    visitor_id = websocket.query_params.get("visitor", "")
+    if site is None or not allowed_origin(site, websocket.headers.get("origin")) or \
+            not _VISITOR.fullmatch(visitor_id):
+        state.metrics.closes[403] += 1
+        await websocket.close(code=CloseCode.FORBIDDEN)  # before accept: HTTP 403
+        return
+    offered = websocket.scope.get("subprotocols") or []
+    binary = SUBPROTOCOL_MSGPACK in offered
+    chosen = SUBPROTOCOL_MSGPACK if binary else (SUBPROTOCOL_JSON if SUBPROTOCOL_JSON in offered
+                                                  else None)
+    await websocket.accept(subprotocol=chosen)
+    limits: Limits = state.config.limits
+    conn = Connection(websocket, binary, limits)
+    visitor = Visitor(site, visitor_id, websocket.headers.get("user-agent", ""))
+    state.metrics.connections += 1
+    state.connections.add(websocket)
+    writer = asyncio.create_task(conn.writer())
+    code = await _read_loop(websocket, conn, visitor, state.flow, state.clock, limits,
+                            state.metrics)
+    with contextlib.suppress(asyncio.QueueFull):
+        conn.queue.put_nowait(None)  # let the writer drain what it has, then stop
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(writer, timeout=1.0)
+    writer.cancel()
+    state.metrics.connections -= 1
+    state.connections.discard(websocket)
+    if code is not None:
+        state.metrics.closes[int(code)] += 1
+        if websocket.application_state is WebSocketState.CONNECTED:
+            with contextlib.suppress(Exception):
+                await websocket.close(code=int(code))
+
+
+async def _read_loop(websocket: WebSocket, conn: Connection, visitor: Visitor,
+                     flow: EventFlow, clock: Any, limits: Limits, metrics: Any) -> int | None:
+    bucket = TokenBucket(limits.events_per_second, limits.event_burst)
+    rate_strikes = protocol_strikes = 0
+    greeted = False
+    try:
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return None
+            raw = message.get("text") if message.get("text") is not None else message.get("bytes")
+            if raw is None:
+                continue
+            try:
+                frame = parse_frame(decode(raw, conn.binary), limits)
+            except FrameError as exc:
+                metrics.errors[exc.code] += 1
+                conn.send(exc.frame())
+                protocol_strikes += 1
+                if protocol_strikes >= limits.protocol_strikes:
+                    return CloseCode.PROTOCOL
+                continue
+            if isinstance(frame, Hello):
+                greeted = True
+                conn.send({"t": ServerFrame.WELCOME, "v": 1, "visitor": visitor.id,
+                           "server_time": clock.now()})
+                continue
+            if not greeted:
+                conn.send({"t": ServerFrame.ERROR, "code": ErrorCode.NOT_READY, "id": frame.id,
+                           "message": "send hello first"})
+                continue
+            if not bucket.take():
+                metrics.errors[ErrorCode.RATE_LIMITED] += 1
+                rate_strikes += 1
+                conn.send({"t": ServerFrame.ERROR, "code": ErrorCode.RATE_LIMITED, "id": frame.id,
+                           "message": f"over {limits.events_per_second:g} events per second"})
+                if rate_strikes >= limits.rate_strikes:
+                    return CloseCode.POLICY
+                continue
+            try:
+                frames = await flow.handle(visitor, frame, clock.now())
+            except StoreUnavailable:
+                metrics.redis_errors += 1
+                metrics.errors[ErrorCode.UNAVAILABLE] += 1
+                conn.send({"t": ServerFrame.ERROR, "code": ErrorCode.UNAVAILABLE, "id": frame.id,
+                           "message": "storage unavailable; keep the event and resend it"})
+                continue
+            for out in frames:
+                conn.send(out)
+    except SlowConsumer:
+        return CloseCode.SLOW_CONSUMER
+    except WebSocketDisconnect:
+        return None

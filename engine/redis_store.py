@@ -1,0 +1,163 @@
+"""The Redis implementation of the store.
+
+Each event is one EVALSHA of engine/lua/event.lua. The calls of concurrent
+events are batched: calls made in the same event-loop tick go to Redis as one
+pipeline (auto-pipelining, as ioredis does), so the Python client's per-call
+cost is paid once per batch while each event keeps one logical round trip.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import msgpack
+import redis.asyncio as redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from engine.store import Applied, Result, StoredEvent, StoreUnavailable
+
+LUA = Path(__file__).with_name("lua")
+_DOWN = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
+
+
+def _key(site: str, visitor: str, suffix: str) -> str:
+    return f"ondo:{{{site}:{visitor}}}:{suffix}"
+
+
+class Script:
+    """A Lua file loaded once (SCRIPT LOAD) and called by its SHA."""
+
+    def __init__(self, name: str) -> None:
+        self.source = (LUA / name).read_text(encoding="utf-8")
+        self.sha = hashlib.sha1(self.source.encode()).hexdigest()
+
+
+class AutoPipeline:
+    """Sends the commands issued in one event-loop tick as one pipeline."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.client = client
+        self._pending: list[tuple[tuple[Any, ...], asyncio.Future[Any]]] = []
+        self._scheduled = False
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def call(self, *command: Any) -> asyncio.Future[Any]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._pending.append((command, future))
+        if not self._scheduled:
+            self._scheduled = True
+            loop.call_soon(self._flush)
+        return future
+
+    def _flush(self) -> None:
+        self._scheduled = False
+        batch, self._pending = self._pending, []
+        task = asyncio.get_running_loop().create_task(self._send(batch))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _send(self, batch: Sequence[tuple[tuple[Any, ...], asyncio.Future[Any]]]) -> None:
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            for command, _ in batch:
+                pipe.execute_command(*command)
+            results = await pipe.execute(raise_on_error=False)
+        except BaseException as exc:  # the whole batch failed: every caller hears why
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc if isinstance(exc, Exception) else
+                                         RedisConnectionError(str(exc)))
+            if not isinstance(exc, Exception):
+                raise
+            return
+        for (_, future), result in zip(batch, results, strict=True):
+            if future.done():
+                continue
+            if isinstance(result, Exception):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
+
+
+class RedisStore:
+    def __init__(self, url: str, *, session_timeout: float = 1800.0,
+                 profile_ttl: float = 400 * 86_400.0, dedupe_ttl: float = 86_400.0) -> None:
+        self.client = redis.Redis.from_url(url, socket_connect_timeout=1.0, socket_timeout=2.0,
+                                           health_check_interval=0)
+        self.pipeline = AutoPipeline(self.client)
+        self.event_script = Script("event.lua")
+        self.session_timeout = session_timeout
+        self.profile_ttl = int(profile_ttl)
+        self.dedupe_ttl = int(dedupe_ttl)
+        self.errors = 0
+
+    async def _evalsha(self, script: Script, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        command = ("EVALSHA", script.sha, len(keys), *keys, *args)
+        try:
+            try:
+                return await self.pipeline.call(*command)
+            except NoScriptError:
+                # First call, or Redis restarted and lost its script cache.
+                await self.client.script_load(script.source)
+                return await self.pipeline.call(*command)
+        except _DOWN as exc:
+            self.errors += 1
+            raise StoreUnavailable(str(exc)) from exc
+        except RedisError as exc:
+            if "LOADING" in str(exc) or "MASTERDOWN" in str(exc):
+                self.errors += 1
+                raise StoreUnavailable(str(exc)) from exc
+            raise
+
+    async def apply(self, site: str, visitor: str, event: StoredEvent) -> Result:
+        reply = await self._evalsha(
+            self.event_script,
+            (_key(site, visitor, "p"), _key(site, visitor, "e")),
+            (event.id, event.digest, event.kind, repr(event.now), self.session_timeout,
+             event.day, event.oldest_day, msgpack.packb(dict(event.payload)),
+             self.profile_ttl, self.dedupe_ttl))
+        status, blob = reply
+        status = status.decode() if isinstance(status, bytes) else status
+        profile = decode_profile(blob)
+        return Result(Applied(status), profile)
+
+    async def count(self, site: str, day: str, counts: Mapping[str, int]) -> None:
+        key = f"ondo:{{{site}}}:stats:{day}"
+        calls = [self.pipeline.call("HINCRBY", key, field, n) for field, n in counts.items()]
+        calls.append(self.pipeline.call("EXPIRE", key, 100 * 86_400))
+        try:
+            await asyncio.gather(*calls)
+        except _DOWN as exc:
+            self.errors += 1
+            raise StoreUnavailable(str(exc)) from exc
+
+    async def stats(self, site: str, day: str) -> dict[str, int]:
+        raw = await self.client.hgetall(f"ondo:{{{site}}}:stats:{day}")
+        return {(k.decode() if isinstance(k, bytes) else k): int(v) for k, v in raw.items()}
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await self.client.ping())
+        except (*_DOWN, RedisError):
+            return False
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+
+def decode_profile(blob: bytes | str | None) -> dict[str, Any]:
+    """The stored msgpack map as a Python dict. Lua's cmsgpack writes an empty
+    table as an empty array, so empty maps may come back as lists."""
+    if not blob:
+        return {}
+    data = msgpack.unpackb(blob, raw=False, strict_map_key=False)
+    if not isinstance(data, dict):
+        return {}
+    return data

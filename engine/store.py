@@ -1,0 +1,53 @@
+"""The storage interface the engine's core talks to. The core never imports
+redis: engine/redis_store.py implements this with one Lua call per event.
+
+Errors: ``StoreUnavailable`` when the storage cannot be reached; the gateway
+then stops acknowledging (the widget keeps its events) until it returns.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+
+class StoreUnavailable(Exception):
+    """The storage could not be reached; nothing was stored."""
+
+
+class Applied(enum.StrEnum):
+    NEW = "new"  # stored now
+    DUPLICATE = "dup"  # this id was stored before with the same content: no effect
+    CONFLICT = "conflict"  # this id was stored before with other content: rejected
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """One event as the store applies it (derived fields already computed)."""
+
+    id: str
+    kind: str
+    digest: str  # content hash, for duplicate detection
+    now: float
+    day: str  # YYYYMMDD in the site's time zone
+    oldest_day: str
+    payload: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    status: Applied
+    profile: dict[str, Any]  # the stored profile after the event (docs/storage.md)
+
+
+class Store(Protocol):
+    async def apply(self, site: str, visitor: str, event: StoredEvent) -> Result: ...
+
+    async def count(self, site: str, day: str, counts: Mapping[str, int]) -> None:
+        """Add to the site's daily per-rule counters ("rule|what" -> n)."""
+
+    async def ping(self) -> bool: ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,94 @@
+"""Shared fixtures: a real redis-server process on a free port (flushed for
+every test) and a real engine served by uvicorn on a free port, with an
+injected clock the test moves by hand."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import redis
+import uvicorn
+
+from engine.app import create_app
+from engine.clock import ManualClock
+from engine.config import Config, SiteConfig
+from engine.embedded import EmbeddedRedis, free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED_RULES = ROOT / "rules" / "library" / "seed-recipes.yaml"
+ORIGIN = "https://shop.example.com"
+SECRET = "test-site-secret-0123456789"
+START = 1_795_000_000.0  # 2026-11-18 19:26 in Seoul, a Wednesday
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedis]:
+    server = EmbeddedRedis(tmp_path_factory.mktemp("redis"), persist=False).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: EmbeddedRedis) -> str:
+    client = redis.Redis.from_url(redis_server.url)
+    client.flushall()
+    client.close()
+    return redis_server.url
+
+
+def site_config(rules: Path | None = SEED_RULES, **overrides: object) -> SiteConfig:
+    values: dict[str, object] = {
+        "id": "demo-shop", "origins": (ORIGIN, "http://localhost:8000"), "secret": SECRET,
+        "login_url": "/member/login.html?returnUrl={return}",
+        "rules": str(rules) if rules else None}
+    values.update(overrides)
+    return SiteConfig(**values)  # type: ignore[arg-type]
+
+
+@dataclass
+class Engine:
+    url: str
+    ws_url: str
+    clock: ManualClock
+    app: object
+
+
+class _Server(uvicorn.Server):
+    def install_signal_handlers(self) -> None:  # a thread cannot take signals
+        pass
+
+
+@contextlib.contextmanager
+def run_engine(config: Config, redis_url: str) -> Iterator[Engine]:
+    clock = ManualClock(START)
+    app = create_app(config, redis_url, clock=clock)
+    port = free_port()
+    server = _Server(uvicorn.Config(
+        app, host="127.0.0.1", port=port, ws="websockets-sansio", log_level="warning",
+        ws_max_size=config.limits.max_frame_bytes, ws_per_message_deflate=False,
+        lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("engine did not start")
+        time.sleep(0.02)
+    try:
+        yield Engine(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}", clock, app)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def engine(redis_url: str) -> Iterator[Engine]:
+    config = Config(sites={"demo-shop": site_config()})
+    with run_engine(config, redis_url) as running:
+        yield running
