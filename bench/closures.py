@@ -5,7 +5,7 @@ its program, evaluated with short-circuits and a per-event predicate cache."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from rules.glob import compile_glob
 from rules.ruleset import Code, Op, Predicate, Ruleset
@@ -32,10 +32,10 @@ def _predicate(p: Predicate) -> Test:
     if op is Op.GE:
         return lambda prof: (v := prof.get(name)) is not None and v >= arg
     if op is Op.BETWEEN:
-        low, high = arg  # type: ignore[misc]
+        low, high = cast(list[float], arg)
         return lambda prof: (v := prof.get(name)) is not None and low <= v <= high
     if op in (Op.IN, Op.NOT_IN):
-        values = frozenset(arg)  # type: ignore[arg-type]
+        values = frozenset(cast(list[Any], arg))
         want = op is Op.IN
         return lambda prof: (v := prof.get(name)) is not None and (v in values) == want
     if op is Op.CONTAINS:
@@ -52,9 +52,11 @@ def _predicate(p: Predicate) -> Test:
     if op is Op.HAS_COUPON:
         def has_coupon(prof: Mapping[str, Any]) -> bool:
             coupons, now = prof.get("coupons"), prof.get("now")
-            return bool(coupons) and now is not None and coupons.get(arg, now) > now
+            if not coupons or now is None:
+                return False
+            return bool(coupons.get(arg, now) > now)
         return has_coupon
-    code, seconds = arg  # type: ignore[misc]
+    code, seconds = cast(list[Any], arg)
 
     def expires(prof: Mapping[str, Any]) -> bool:
         coupons, now = prof.get("coupons"), prof.get("now")
@@ -65,6 +67,22 @@ def _predicate(p: Predicate) -> Test:
     return expires
 
 
+def _and(a: Test, b: Test) -> Test:
+    return lambda prof: a(prof) and b(prof)
+
+
+def _or(a: Test, b: Test) -> Test:
+    return lambda prof: a(prof) or b(prof)
+
+
+def _not(a: Test) -> Test:
+    return lambda prof: not a(prof)
+
+
+def _constant(value: bool) -> Test:
+    return lambda prof: value
+
+
 def _rule(program: tuple[int, ...], preds: list[Test]) -> Test:
     stack: list[Test] = []
     for code in program:
@@ -72,16 +90,14 @@ def _rule(program: tuple[int, ...], preds: list[Test]) -> Test:
             stack.append(preds[code])
         elif code == Code.AND:
             b, a = stack.pop(), stack.pop()
-            stack.append(lambda prof, a=a, b=b: a(prof) and b(prof))
+            stack.append(_and(a, b))
         elif code == Code.OR:
             b, a = stack.pop(), stack.pop()
-            stack.append(lambda prof, a=a, b=b: a(prof) or b(prof))
+            stack.append(_or(a, b))
         elif code == Code.NOT:
-            a = stack.pop()
-            stack.append(lambda prof, a=a: not a(prof))
+            stack.append(_not(stack.pop()))
         else:
-            value = code == Code.TRUE
-            stack.append(lambda prof, value=value: value)
+            stack.append(_constant(code == Code.TRUE))
     return stack[0]
 
 
