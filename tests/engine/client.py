@@ -60,8 +60,9 @@ class Visitor:
             assert frame["t"] == "action", frame
             self.actions.append(frame)
 
-    def page(self, url: str, referrer: str = "", **page: str) -> dict[str, Any]:
-        return self.send("pageview", {"url": url, "referrer": referrer, **page})
+    def page(self, url: str, referrer: str = "", event_id: str | None = None,
+             **page: str) -> dict[str, Any]:
+        return self.send("pageview", {"url": url, "referrer": referrer, **page}, event_id)
 
     def close(self) -> None:
         self.ws.close()
