@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SEED_RULES = ROOT / "rules" / "library" / "seed-recipes.yaml"
 ORIGIN = "https://shop.example.com"
 SECRET = "test-site-secret-0123456789"
-START = 1_795_000_000.0  # 2026-11-18 19:26 in Seoul, a Wednesday
+START = 1_795_000_000.0  # 2026-11-18 20:06 in Seoul, a Wednesday
 
 
 @pytest.fixture(scope="session")
