@@ -152,3 +152,15 @@ async def beacon(request: Request) -> Response:
     except StoreUnavailable:
         return _error(503, "storage", "storage unavailable; resend later")
     return Response(status_code=204)
+
+
+def app_from_environment() -> Starlette:
+    """Factory for worker processes (``ondo serve --workers N``): the parent
+    resolved the configuration and the Redis URL and passes them down."""
+    import os
+
+    from engine.config import load_config
+    from engine.matching import pure_requested
+
+    config = load_config(Path(os.environ["ONDO_CONFIG"]), pure_python=pure_requested())
+    return create_app(config, os.environ["ONDO_REDIS_URL"])

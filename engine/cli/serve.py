@@ -60,13 +60,23 @@ def run(args: argparse.Namespace) -> int:
         gc.freeze()  # start-up objects never die: keep them out of the cyclic GC's way
         base = f"http://{config.host}:{config.port}"
         print(f"Ondo engine on {base} (websocket {base.replace('http', 'ws')}/v1/ws), "
-              f"sites: {', '.join(config.sites)}; health: {base}/healthz")
-        uvicorn.run(app, host=config.host, port=config.port, ws="websockets-sansio",
-                    ws_max_size=config.limits.max_frame_bytes,
-                    ws_ping_interval=config.limits.ping_interval,
-                    ws_ping_timeout=config.limits.ping_timeout,
-                    ws_per_message_deflate=False, log_level="warning",
-                    timeout_graceful_shutdown=5)
+              f"sites: {', '.join(config.sites)}; health: {base}/healthz; "
+              f"{config.workers} worker(s)")
+        options: dict[str, Any] = {
+            "host": config.host, "port": config.port, "ws": "websockets-sansio",
+            "ws_max_size": config.limits.max_frame_bytes,
+            "ws_ping_interval": config.limits.ping_interval,
+            "ws_ping_timeout": config.limits.ping_timeout,
+            "ws_per_message_deflate": False, "log_level": "warning",
+            "timeout_graceful_shutdown": 5}
+        if config.workers > 1:
+            # Workers share nothing but Redis; each builds its own app.
+            os.environ["ONDO_CONFIG"] = str(args.config.resolve())
+            os.environ["ONDO_REDIS_URL"] = redis_url
+            uvicorn.run("engine.app:app_from_environment", factory=True,
+                        workers=config.workers, **options)
+        else:
+            uvicorn.run(app, **options)
     finally:
         if embedded is not None:
             embedded.stop()

@@ -108,3 +108,31 @@ def test_ten_visits_and_30man_spent_get_the_loyal_coupon_with_a_login_link(
     assert coupon[0]["content"]["text"] == "고객님, 단골 감사 쿠폰 받아가세요"
     assert coupon[0]["content"]["link"] == (
         "/member/login.html?returnUrl=%2Fcoupon%2Fdownload%3Fcode%3DLOYAL15")
+
+
+def test_a_reported_show_caps_the_rule_for_the_session(engine: Engine) -> None:
+    v = Visitor(engine, "capped-00001")
+    for n in range(5):
+        v.page(f"{SHOP}/p{n}")
+    (action,) = v.actions
+    v.page(f"{SHOP}/p6")  # not reported shown yet: the rule may be sent again
+    assert len(v.actions) == 2
+    v.send("report", {"action": action["id"], "rule": action["rule"], "what": "shown"})
+    v.actions.clear()
+    v.page(f"{SHOP}/p7")
+    assert v.actions == []  # once_per_session, and the widget reported the show
+
+
+def test_stop_after_click_holds_across_visits_and_the_cap_window(engine: Engine) -> None:
+    v = Visitor(engine, "stopper-0001")
+    landing = f"{SHOP}/?gclid=abc"
+    v.page(landing, referrer="https://www.google.com/")
+    engine.clock.advance(2 * HOUR)
+    v.page(landing, referrer="https://www.google.com/")
+    (action,) = v.actions
+    v.send("report", {"action": action["id"], "rule": action["rule"], "what": "shown"})
+    v.send("report", {"action": action["id"], "rule": action["rule"], "what": "clicked"})
+    v.actions.clear()
+    engine.clock.advance(8 * DAY)  # past the {max: 1, per: 7d} window
+    v.page(landing, referrer="https://www.google.com/")
+    assert v.actions == []  # stop_after: [click, close]
