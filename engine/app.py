@@ -6,13 +6,17 @@ the clock; every route is a thin shell over them.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import functools
 import hashlib
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import redis.asyncio as redis
+from redis.exceptions import RedisError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -20,17 +24,19 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 import rules
+from engine import admin
 from engine.clock import Clock, SystemClock
 from engine.config import Config
 from engine.events import EventFlow, Visitor
 from engine.frames import Event, FrameError, parse_frame
-from engine.gateway import allowed_origin, serve_socket
+from engine.gateway import Registry, allowed_origin, serve_socket
 from engine.matching import MatcherLike, implementation, matcher_class
 from engine.metrics import Metrics
 from engine.protocol import BEACON_PATH, WS_PATH, CloseCode
 from engine.redis_store import RedisStore
 from engine.site import ActiveRules, LiveSite
 from engine.store import Store, StoreUnavailable
+from engine.versions import CHANNEL, PUSH_CHANNEL, Versions, follow
 
 WIDGET = Path(__file__).resolve().parents[1] / "widgets" / "dist" / "widget.js"
 MAX_BEACON_BYTES = 64 * 1024
@@ -55,13 +61,21 @@ def create_app(config: Config, redis_url: str, *, clock: Clock | None = None,
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await load_active_versions(app)
+        stop = asyncio.Event()
+        follower = asyncio.create_task(follow(redis_url, functools.partial(announced, app), stop))
         yield
+        stop.set()
         for websocket in list(app.state.connections):
             with contextlib.suppress(Exception):
                 await websocket.close(code=CloseCode.GOING_AWAY)
+        with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+            await asyncio.wait_for(follower, timeout=2)
+        await app.state.versions.client.aclose()
         await store.close()
 
     app = Starlette(routes=[
+        *admin.routes(),
         WebSocketRoute(WS_PATH, ws),
         Route(BEACON_PATH, beacon, methods=["POST"]),
         Route("/healthz", healthz),
@@ -75,7 +89,37 @@ def create_app(config: Config, redis_url: str, *, clock: Clock | None = None,
     app.state.clock = clock or SystemClock()
     app.state.flow = EventFlow(store, metrics)
     app.state.connections = set()
+    app.state.registry = Registry()
+    app.state.matcher_class = cls
+    app.state.versions = Versions(redis.Redis.from_url(redis_url, socket_connect_timeout=1.0))
     return app
+
+
+async def load_active_versions(app: Starlette) -> None:
+    """At start-up, an uploaded active version beats the config's rule file."""
+    for site in app.state.sites.values():
+        try:
+            version = await app.state.versions.active(site.config.id)
+            source = await app.state.versions.source(site.config.id, version) if version else None
+        except (RedisError, OSError):
+            return  # Redis is down: serve the config's rules; pub/sub catches up later
+        if version and source:
+            await admin.swap(app, site, version, source)
+
+
+async def announced(app: Starlette, channel: str, data: str) -> None:
+    """A message from another node (or this one) on the pub/sub channels."""
+    if channel == CHANNEL:
+        site_id, _, version = data.partition(" ")
+        site = app.state.sites.get(site_id)
+        if site is None:
+            return
+        source = await app.state.versions.source(site_id, version)
+        if source is not None:
+            await admin.swap(app, site, version, source)
+    elif channel == PUSH_CHANNEL:
+        message = json.loads(data)
+        app.state.registry.push(message["site"], message["profile"], message["frames"])
 
 
 async def ws(websocket: WebSocket) -> None:

@@ -5,7 +5,7 @@ beacon endpoint; the transport only moves frames."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,7 +18,7 @@ from engine.page import page_of
 from engine.profile import day_key, flat_profile, oldest_day_kept
 from engine.protocol import ErrorCode, EventKind, ServerFrame
 from engine.site import LiveSite
-from engine.store import Applied, Store, StoredEvent
+from engine.store import Applied, Result, Store, StoredEvent
 from engine.traffic import classify
 
 TRIGGER_OF = {EventKind.PAGEVIEW: "pageview", EventKind.CART: "cart",
@@ -34,7 +34,10 @@ class Visitor:
     id: str
     user_agent: str = ""
     member_id: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    key: str = ""  # the stored profile events apply to: the visitor's, or "m:<member id>"
+
+    def __post_init__(self) -> None:
+        self.key = self.key or self.id
 
 
 def derive(visitor: Visitor, event: Event) -> dict[str, Any] | None:
@@ -75,6 +78,20 @@ class EventFlow:
         self.store = store
         self.metrics = metrics
 
+    async def identified(self, visitor: Visitor, member_id: str, anonymous: dict[str, Any],
+                         event: StoredEvent) -> Result:
+        """A verified identify: merge the anonymous profile into the member's
+        (once), and apply this connection's next events to the member's."""
+        visitor.member_id = member_id
+        visitor.key = "m:" + member_id
+        payload: dict[str, Any] = {}
+        kind = "track"
+        if anonymous.get("merge_needed"):
+            kind, payload = "merge", {"anon": anonymous}
+        merge = StoredEvent(f"merge:{visitor.id}:{member_id}", kind, "merge", event.now,
+                            event.day, event.oldest_day, payload)
+        return await self.store.apply(visitor.site.config.id, visitor.key, merge)
+
     async def handle(self, visitor: Visitor, event: Event, now: float) -> list[dict[str, Any]]:
         """The frames to send back, ack first. Raises StoreUnavailable when the
         event could not be stored (the caller answers `unavailable`)."""
@@ -89,7 +106,8 @@ class EventFlow:
             kind, payload = EventKind.TRACK, {}
         stored = StoredEvent(event.id, kind, event.digest, now, day_key(now, tz),
                              oldest_day_kept(now, tz), payload)
-        result = await self.store.apply(site.config.id, visitor.id, stored)
+        key = visitor.id if kind is EventKind.IDENTIFY else visitor.key
+        result = await self.store.apply(site.config.id, key, stored)
         self.metrics.stage("store", time.perf_counter() - started)
         self.metrics.events[event.kind] += 1
         if result.status is Applied.CONFLICT:
@@ -100,7 +118,8 @@ class EventFlow:
         if result.status is Applied.DUPLICATE:
             return frames
         if kind is EventKind.IDENTIFY:
-            visitor.member_id = payload["member_id"]
+            result = await self.identified(visitor, payload["member_id"], result.profile,
+                                           stored)
         if kind is EventKind.REPORT:
             await self.store.count(site.config.id, stored.day,
                                    {f"{payload['rule']}|{payload['what']}": 1})

@@ -62,6 +62,8 @@ class Connection:
         self.websocket = websocket
         self.binary = binary
         self.queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(limits.send_queue)
+        self.keys: set[tuple[str, str]] = set()
+        self.overflowed = False
 
     def send(self, frame: dict[str, Any]) -> None:
         try:
@@ -76,6 +78,41 @@ class Connection:
                 await self.websocket.send_bytes(data)
             else:
                 await self.websocket.send_text(data)
+
+
+class Registry:
+    """This node's sockets by (site, profile key), for pushes that start
+    elsewhere (an order posted to another node, reaching us by pub/sub)."""
+
+    def __init__(self) -> None:
+        self._by_key: dict[tuple[str, str], set[Connection]] = {}
+
+    def add(self, site: str, key: str, conn: Connection) -> None:
+        self._by_key.setdefault((site, key), set()).add(conn)
+        conn.keys.add((site, key))
+
+    def remove(self, conn: Connection) -> None:
+        for key in conn.keys:
+            holders = self._by_key.get(key)
+            if holders is not None:
+                holders.discard(conn)
+                if not holders:
+                    del self._by_key[key]
+        conn.keys.clear()
+
+    def push(self, site: str, key: str, frames: list[dict[str, Any]]) -> int:
+        """Queue frames on every local socket of that profile; how many got them."""
+        sent = 0
+        for conn in list(self._by_key.get((site, key), ())):
+            try:
+                for frame in frames:
+                    conn.send(frame)
+                sent += 1
+            except SlowConsumer:
+                conn.overflowed = True
+                asyncio.get_running_loop().create_task(
+                    conn.websocket.close(code=CloseCode.SLOW_CONSUMER))
+        return sent
 
 
 def allowed_origin(site: LiveSite, origin: str | None) -> bool:
@@ -103,8 +140,13 @@ async def serve_socket(websocket: WebSocket) -> None:
     state.metrics.connections += 1
     state.connections.add(websocket)
     writer = asyncio.create_task(conn.writer())
-    code = await _read_loop(websocket, conn, visitor, state.flow, state.clock, limits,
-                            state.metrics)
+    registry: Registry = state.registry
+    registry.add(site.config.id, visitor.key, conn)
+    try:
+        code = await _read_loop(websocket, conn, visitor, state.flow, state.clock, limits,
+                                state.metrics, registry)
+    finally:
+        registry.remove(conn)
     with contextlib.suppress(asyncio.QueueFull):
         conn.queue.put_nowait(None)  # let the writer drain what it has, then stop
     with contextlib.suppress(Exception):
@@ -120,7 +162,8 @@ async def serve_socket(websocket: WebSocket) -> None:
 
 
 async def _read_loop(websocket: WebSocket, conn: Connection, visitor: Visitor,
-                     flow: EventFlow, clock: Any, limits: Limits, metrics: Any) -> int | None:
+                     flow: EventFlow, clock: Any, limits: Limits, metrics: Any,
+                     registry: Registry) -> int | None:
     bucket = TokenBucket(limits.events_per_second, limits.event_burst)
     rate_strikes = protocol_strikes = 0
     greeted = False
@@ -168,6 +211,8 @@ async def _read_loop(websocket: WebSocket, conn: Connection, visitor: Visitor,
                 continue
             for out in frames:
                 conn.send(out)
+            if (visitor.site.config.id, visitor.key) not in conn.keys:  # identified
+                registry.add(visitor.site.config.id, visitor.key, conn)
     except SlowConsumer:
         return CloseCode.SLOW_CONSUMER
     except WebSocketDisconnect:

@@ -142,6 +142,18 @@ class RedisStore:
         raw = await self.client.hgetall(f"ondo:{{{site}}}:stats:{day}")
         return {(k.decode() if isinstance(k, bytes) else k): int(v) for k, v in raw.items()}
 
+    async def profile(self, site: str, visitor: str) -> dict[str, Any]:
+        try:
+            return decode_profile(await self.client.get(_key(site, visitor, "p")))
+        except _DOWN as exc:
+            raise StoreUnavailable(str(exc)) from exc
+
+    async def publish(self, channel: str, message: str) -> None:
+        try:
+            await self.client.publish(channel, message)
+        except _DOWN as exc:
+            raise StoreUnavailable(str(exc)) from exc
+
     async def ping(self) -> bool:
         try:
             return bool(await self.client.ping())

@@ -48,6 +48,12 @@ class Store(Protocol):
     async def count(self, site: str, day: str, counts: Mapping[str, int]) -> None:
         """Add to the site's daily per-rule counters ("rule|what" -> n)."""
 
+    async def profile(self, site: str, visitor: str) -> dict[str, Any]:
+        """The stored profile (docs/storage.md), empty if none."""
+
+    async def publish(self, channel: str, message: str) -> None:
+        """Announce to every engine node (rule versions, pushes)."""
+
     async def ping(self) -> bool: ...
 
     async def close(self) -> None: ...

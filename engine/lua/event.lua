@@ -6,7 +6,8 @@ KEYS[1]  ondo:{SITE:VISITOR}:p   the stored profile (a msgpack map, docs/storage
 KEYS[2]  ondo:{SITE:VISITOR}:e   hash: event id -> content hash (dedupe window)
 ARGV[1]  event id
 ARGV[2]  content hash of the event (same id + other content = conflict)
-ARGV[3]  kind: pageview | cart | signal | track | identify | report | purchase
+ARGV[3]  kind: pageview | cart | signal | track | identify | report | merge, or from the
+         shop's server: purchase | member | coupon | cart_reset (these never start a visit)
 ARGV[4]  now, epoch seconds
 ARGV[5]  session timeout, seconds (a new visit starts after this much silence)
 ARGV[6]  today's day key YYYYMMDD in the site's time zone
@@ -51,9 +52,12 @@ local function bucket()
   return b
 end
 
+local from_server = kind == "purchase" or kind == "member" or kind == "coupon"
+  or kind == "cart_reset" or kind == "merge"
+
 -- visits and sessions
 if p.first_seen == nil then p.first_seen = now end
-if p.last_seen == nil or now - p.last_seen > timeout then
+if not from_server and (p.last_seen == nil or now - p.last_seen > timeout) then
   p.prev_visit_last_seen = p.last_seen
   p.visit_count = (p.visit_count or 0) + 1
   p.visit_started = now
@@ -89,8 +93,62 @@ elseif kind == "purchase" then
   local b = bucket()
   b.pc = b.pc + 1
   b.pt = b.pt + amount
-elseif kind == "identify" then
+elseif kind == "member" then
   p.is_member = true
+  if payload.grade then p.member_grade = payload.grade end
+  if payload.name then p.member_name = payload.name end
+elseif kind == "coupon" then
+  local coupons = map("coupons")
+  if payload.action == "issued" then
+    coupons[payload.code] = payload.expires_at
+  else
+    coupons[payload.code] = nil
+  end
+elseif kind == "cart_reset" then
+  p.cart = {}
+  p.cart_updated_at = now
+elseif kind == "merge" then
+  -- The anonymous profile of a visitor who just proved to be this member:
+  -- counts add, coupons union, the newest cart wins, day buckets add.
+  local a = payload.anon
+  for _, field in ipairs({"visit_count", "pageviews_total", "purchase_count", "purchase_total",
+                          "ad_visit_count"}) do
+    p[field] = (p[field] or 0) + (tonumber(a[field]) or 0)
+  end
+  if a.first_seen and (p.first_seen == nil or a.first_seen < p.first_seen) then
+    p.first_seen = a.first_seen
+  end
+  if type(a.coupons) == "table" then
+    local coupons = map("coupons")
+    for code, expiry in pairs(a.coupons) do
+      if coupons[code] == nil or expiry > coupons[code] then coupons[code] = expiry end
+    end
+  end
+  if type(a.cart) == "table" and (tonumber(a.cart_updated_at) or 0) > (p.cart_updated_at or 0) then
+    p.cart = a.cart
+    p.cart_updated_at = a.cart_updated_at
+  end
+  if type(a.days) == "table" then
+    local days = map("days")
+    for day, b in pairs(a.days) do
+      local mine = days[day]
+      if type(mine) ~= "table" then mine = {v = 0, pv = 0, pc = 0, pt = 0}; days[day] = mine end
+      for _, f in ipairs({"v", "pv", "pc", "pt"}) do mine[f] = (mine[f] or 0) + (b[f] or 0) end
+    end
+  end
+  if (tonumber(a.last_seen) or 0) >= (p.last_seen or 0) then
+    -- The session in progress is the anonymous one.
+    for _, field in ipairs({"visit_started", "session_pageviews", "prev_visit_last_seen",
+                            "landing_url", "traffic_source", "utm_source", "utm_medium",
+                            "utm_campaign", "device", "page_url", "page_path", "page_type",
+                            "product_id", "category", "params", "last_seen"}) do
+      p[field] = a[field]
+    end
+  end
+  p.is_member = true
+elseif kind == "identify" then
+  -- The caller merges this anonymous profile into the member's once.
+  p.merge_needed = p.member_id ~= payload.member_id
   p.member_id = payload.member_id
 elseif kind == "report" and payload.what == "shown" then
   local caps = map("caps")
@@ -121,7 +179,7 @@ if type(p.days) == "table" then
     if day < oldest then p.days[day] = nil end
   end
 end
-p.last_seen = now
+if not from_server then p.last_seen = now end
 
 blob = cmsgpack.pack(p)
 redis.call("SET", pkey, blob, "EX", ttl)

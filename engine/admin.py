@@ -1,0 +1,303 @@
+"""The admin HTTP API (rules) and the server-to-server events endpoint.
+
+Admin calls carry ``Authorization: Bearer ADMIN_TOKEN`` (the site's token,
+stored hashed): missing or wrong -> 401, another site's token -> 403, unknown
+site -> 404. Errors are JSON ``{"error", "field"}`` (and ``errors`` for rule
+problems, the same list ``ondo rules check`` prints).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+import rules
+from engine.delivery import Context, deliver
+from engine.events import Visitor
+from engine.profile import day_key, flat_profile, oldest_day_kept
+from engine.protocol import ServerFrame
+from engine.server_events import EventError, parse_batch
+from engine.signing import SignatureError, verify
+from engine.site import ActiveRules, LiveSite
+from engine.store import Applied, StoredEvent, StoreUnavailable
+from engine.versions import PUSH_CHANNEL
+from rules.errors import ProfileError
+
+MAX_BODY = 1024 * 1024
+TRIGGER_OF = {"purchase": "purchase", "member": "member", "coupon": "coupon"}
+
+
+def error(status: int, field: str, message: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"error": message, "field": field, **extra}, status_code=status)
+
+
+async def _body(request: Request) -> bytes | JSONResponse:
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > MAX_BODY:
+        return error(413, "body", f"at most {MAX_BODY} bytes")
+    body = await request.body()
+    if len(body) > MAX_BODY:
+        return error(413, "body", f"at most {MAX_BODY} bytes")
+    return body
+
+
+def _site(request: Request) -> LiveSite | JSONResponse:
+    site = request.app.state.sites.get(request.path_params["site"])
+    if site is None:
+        return error(404, "site", "unknown site")
+    return site  # type: ignore[no-any-return]
+
+
+def _admin(request: Request) -> LiveSite | JSONResponse:
+    site = _site(request)
+    if isinstance(site, JSONResponse):
+        return site
+    header = request.headers.get("authorization", "")
+    token = header[7:] if header.lower().startswith("bearer ") else ""
+    if not token:
+        return error(401, "authorization", "missing bearer token")
+    if site.config.admin_token_ok(token):
+        return site
+    others = request.app.state.sites.values()
+    if any(s is not site and s.config.admin_token_ok(token) for s in others):
+        return error(403, "authorization", "this token belongs to another site")
+    return error(401, "authorization", "wrong token")
+
+
+def _problems(compiled: rules.Compiled) -> dict[str, Any]:
+    return {"errors": [p.as_json() for p in compiled.errors],
+            "warnings": [p.as_json() for p in compiled.warnings]}
+
+
+async def put_rules(request: Request) -> Response:
+    site = _admin(request)
+    if isinstance(site, JSONResponse):
+        return site
+    body = await _body(request)
+    if isinstance(body, JSONResponse):
+        return body
+    try:
+        source = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return error(422, "body", "the rule file must be UTF-8")
+    compiled = rules.check(source, f"{site.config.id}.yaml")
+    if compiled.ruleset is None:
+        return JSONResponse({"error": "the rule file has errors", "field": "body",
+                             **_problems(compiled)}, status_code=422)
+    ruleset = compiled.ruleset
+    if ruleset.site != site.config.id:
+        return error(422, "site", f"the file is for site {ruleset.site!r}, not "
+                     f"{site.config.id!r}")
+    state = request.app.state
+    note = request.query_params.get("note", "")
+    await state.versions.save(site.config.id, ruleset.version, source, note,
+                              len(ruleset.rules), state.clock.now())
+    await state.versions.activate(site.config.id, ruleset.version)
+    await swap(request.app, site, ruleset.version, source)
+    return JSONResponse({"version": ruleset.version, "rules": len(ruleset.rules),
+                         **_problems(compiled)})
+
+
+async def validate_rules(request: Request) -> Response:
+    site = _admin(request)
+    if isinstance(site, JSONResponse):
+        return site
+    body = await _body(request)
+    if isinstance(body, JSONResponse):
+        return body
+    compiled = rules.check(body.decode("utf-8", "replace"), f"{site.config.id}.yaml")
+    status = 200 if compiled.ruleset is not None else 422
+    return JSONResponse({"ok": compiled.ruleset is not None, **_problems(compiled)},
+                        status_code=status)
+
+
+async def list_versions(request: Request) -> Response:
+    site = _admin(request)
+    if isinstance(site, JSONResponse):
+        return site
+    versions = await request.app.state.versions.list(site.config.id)
+    return JSONResponse({"versions": [v.as_json() for v in versions]})
+
+
+async def active_rules(request: Request) -> Response:
+    site = _admin(request)
+    if isinstance(site, JSONResponse):
+        return site
+    versions = request.app.state.versions
+    version = await versions.active(site.config.id)
+    source = await versions.source(site.config.id, version) if version else None
+    if source is None:
+        return error(404, "version", "no ruleset has been uploaded for this site")
+    return PlainTextResponse(source, media_type="application/yaml; charset=utf-8",
+                             headers={"X-Ondo-Version": version or ""})
+
+
+async def rollback(request: Request) -> Response:
+    site = _admin(request)
+    if isinstance(site, JSONResponse):
+        return site
+    try:
+        version = json.loads(await request.body()).get("version")
+    except (ValueError, AttributeError):
+        return error(422, "version", 'the body is {"version": "..."}')
+    if not isinstance(version, str):
+        return error(422, "version", "a version id from GET .../rules/versions")
+    state = request.app.state
+    source = await state.versions.source(site.config.id, version)
+    if source is None or not await state.versions.activate(site.config.id, version):
+        return error(404, "version", f"no version {version!r} for this site")
+    await swap(request.app, site, version, source)
+    return JSONResponse({"version": version})
+
+
+async def explain(request: Request) -> Response:
+    site = _admin(request)
+    if isinstance(site, JSONResponse):
+        return site
+    try:
+        data = json.loads(await request.body() or b"{}")
+    except ValueError:
+        return error(422, "body", "not valid JSON")
+    if not isinstance(data, dict):
+        return error(422, "body", "a JSON object")
+    state = request.app.state
+    trigger = data.get("trigger", "pageview")
+    active = site.rules
+    if isinstance(data.get("rules"), str):
+        compiled = rules.check(data["rules"], "explain.yaml")
+        if compiled.ruleset is None:
+            return JSONResponse({"error": "the rule file has errors", "field": "rules",
+                                 **_problems(compiled)}, status_code=422)
+        active = ActiveRules.build(compiled.ruleset, type(site.rules.matcher) if site.rules
+                                   else state.matcher_class)
+    if active is None:
+        return error(404, "rules", "no active ruleset; send one in `rules`")
+    now = state.clock.now()
+    stored: dict[str, Any] = {}
+    if isinstance(data.get("visitor"), str):
+        stored = await state.store.profile(site.config.id, data["visitor"])
+        profile = flat_profile(stored, now, site.config.tz, cart_period=site.config.cart_period)
+    elif isinstance(data.get("profile"), dict):
+        profile = {"now": now, **data["profile"]}
+    else:
+        return error(422, "profile", "give a sample `profile` or a live `visitor` id")
+    try:
+        report = rules.explain(active.ruleset, profile, trigger)
+        matched = rules.evaluate(active.ruleset, profile, trigger)
+    except ProfileError as exc:
+        return error(422, f"profile.{exc.attribute}", str(exc))
+    except rules.UnknownTriggerError:
+        return error(422, "trigger", f"unknown trigger {trigger!r}")
+    caps = stored.get("caps") if isinstance(stored.get("caps"), dict) else {}
+    fatigue = stored.get("fatigue") if isinstance(stored.get("fatigue"), dict) else {}
+    ctx = Context(str(data.get("visitor", "sample")), "explain", now, site.config.tz,
+                  int(stored.get("visit_count", 1) or 1), bool(profile.get("is_member")),
+                  site.config.login_url)
+    decision = deliver(active.ruleset, active.by_id, matched, profile, caps or {},
+                       fatigue or {}, ctx)
+    outcome = {o.rule: o for o in decision.outcomes}
+    out = []
+    for item in report:
+        entry = item.as_json()
+        if item.rule in outcome:
+            entry["delivery"] = outcome[item.rule].reason.value
+            entry["lost_to"] = outcome[item.rule].winner
+        out.append(entry)
+    return JSONResponse({"version": active.ruleset.version, "trigger": trigger, "rules": out})
+
+
+async def swap(app: Any, site: LiveSite, version: str, source: str) -> None:
+    """Compile a version and make it the site's active ruleset on this node."""
+    if site.rules is not None and site.rules.ruleset.version == version:
+        return
+    ruleset = rules.load(source, name=f"{site.config.id}.yaml")
+    site.swap(ActiveRules.build(ruleset, app.state.matcher_class))
+
+
+async def post_events(request: Request) -> Response:
+    site = _site(request)
+    if isinstance(site, JSONResponse):
+        return site
+    body = await _body(request)
+    if isinstance(body, JSONResponse):
+        return body
+    state = request.app.state
+    try:
+        verify(site.config.secret, request.headers.get("x-ondo-timestamp"),
+               request.headers.get("x-ondo-signature"), body, time.time())
+    except SignatureError as exc:
+        state.metrics.errors["bad_signature"] += 1
+        return error(401, exc.field, str(exc))
+    try:
+        events = parse_batch(json.loads(body))
+    except ValueError:
+        return error(422, "body", "not valid JSON")
+    except EventError as exc:
+        return error(422, exc.field, str(exc))
+    now = state.clock.now()
+    tz = site.config.tz
+    results: list[dict[str, str]] = []
+    for event in events:
+        stored = StoredEvent(event.id, event.type, event.digest, now, day_key(now, tz),
+                             oldest_day_kept(now, tz), event.payload)
+        try:
+            result = await state.store.apply(site.config.id, event.profile, stored)
+        except StoreUnavailable:
+            return error(503, "storage", "storage unavailable; nothing after "
+                         f"{event.id!r} was stored, resend the batch", done=results)
+        if result.status is Applied.CONFLICT:
+            return error(409, "id", f"event {event.id!r} was already received with other "
+                         "content", done=results)
+        results.append({"id": event.id, "status": result.status.value})
+        if result.status is Applied.NEW and site.rules is not None:
+            await _push(request.app, site, event.profile, event.type, event.id,
+                        result.profile, now)
+    return JSONResponse({"events": results})
+
+
+async def _push(app: Any, site: LiveSite, profile_key: str, kind: str, event_id: str,
+                stored: dict[str, Any], now: float) -> None:
+    """Evaluate a server event for the visitor and push the resulting actions
+    to every socket of that visitor or member, on whatever node holds it."""
+    trigger = TRIGGER_OF.get(kind)
+    active = site.rules
+    if trigger is None or active is None:
+        return
+    profile = flat_profile(stored, now, site.config.tz, cart_period=site.config.cart_period)
+    matched = active.matcher.match(profile, trigger)
+    if not matched:
+        return
+    ctx = Context(profile_key, event_id, now, site.config.tz,
+                  int(stored.get("visit_count", 1) or 1), bool(profile.get("is_member")),
+                  site.config.login_url)
+    caps = stored.get("caps") if isinstance(stored.get("caps"), dict) else {}
+    fatigue = stored.get("fatigue") if isinstance(stored.get("fatigue"), dict) else {}
+    decision = deliver(active.ruleset, active.by_id, matched, profile, caps or {},
+                       fatigue or {}, ctx)
+    frames = [{"t": ServerFrame.ACTION, "id": a.id, "rule": a.rule, "widget": a.widget,
+               "content": a.content, "arming": a.arming} for a in decision.actions]
+    if frames:
+        await app.state.store.publish(PUSH_CHANNEL, json.dumps(
+            {"site": site.config.id, "profile": profile_key, "frames": frames},
+            ensure_ascii=False))
+
+
+def routes() -> list[Route]:
+    base = "/v1/sites/{site}"
+    return [
+        Route(f"{base}/rules", put_rules, methods=["PUT"]),
+        Route(f"{base}/rules/validate", validate_rules, methods=["POST"]),
+        Route(f"{base}/rules/explain", explain, methods=["POST"]),
+        Route(f"{base}/rules/versions", list_versions, methods=["GET"]),
+        Route(f"{base}/rules/rollback", rollback, methods=["POST"]),
+        Route(f"{base}/rules/active", active_rules, methods=["GET"]),
+        Route(f"{base}/events", post_events, methods=["POST"]),
+    ]
+
+
+__all__ = ["Visitor", "routes", "swap"]

@@ -1,0 +1,120 @@
+"""Server-to-server events (orders, members, coupons, carts): typed and
+validated, with errors naming the field (HTTP 422).
+
+Body: ``{"events": [ ... ]}``, at most 1,000. Each event has a ``type``:
+
+- ``purchase``: ``order_id``, ``member_id`` or ``visitor_id``, ``amount`` (KRW,
+  a whole number ≥ 0), optional ``items`` ([{product_id, qty, price}]).
+  Its id is the order id: an order counts once.
+- ``member``: ``member_id``, optional ``grade``, ``name``, ``signed_up`` (bool).
+- ``coupon``: ``member_id`` or ``visitor_id``, ``code``, ``action`` (issued |
+  used | expired), ``expires_at`` (unix seconds; required when issued).
+- ``cart_reset``: ``member_id`` or ``visitor_id``.
+
+Every event except purchase carries an ``id`` of the shop's choosing, used to
+drop duplicates for 24 h.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+MAX_EVENTS = 1000
+TYPES = ("purchase", "member", "coupon", "cart_reset")
+
+
+class EventError(Exception):
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(message)
+
+
+@dataclass(frozen=True, slots=True)
+class ServerEvent:
+    id: str  # dedupe id ("order:<order_id>" for purchases)
+    type: str
+    profile: str  # the stored profile it applies to: a visitor id or "m:<member_id>"
+    payload: dict[str, Any]
+    digest: str
+
+
+def _text(raw: dict[str, Any], name: str, where: str, required: bool = True) -> str | None:
+    value = raw.get(name)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not 0 < len(value) <= 128:
+        raise EventError(f"{where}.{name}", f"{name} must be a string of 1-128 characters")
+    return value
+
+
+def _target(raw: dict[str, Any], where: str) -> str:
+    member = _text(raw, "member_id", where, required=False)
+    if member is not None:
+        return "m:" + member
+    visitor = _text(raw, "visitor_id", where, required=False)
+    if visitor is None:
+        raise EventError(f"{where}.member_id", "member_id or visitor_id is required")
+    return visitor
+
+
+def _whole(value: Any, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(
+            value) or value != int(value) or value < 0:
+        raise EventError(field, f"{field.rsplit('.', 1)[-1]} must be a whole number ≥ 0")
+    return int(value)
+
+
+def parse_event(raw: Any, index: int) -> ServerEvent:
+    where = f"events[{index}]"
+    if not isinstance(raw, dict):
+        raise EventError(where, "an event is an object with a type")
+    kind = raw.get("type")
+    if kind not in TYPES:
+        raise EventError(f"{where}.type", f"type must be one of {', '.join(TYPES)}")
+    payload: dict[str, Any]
+    if kind == "purchase":
+        order = _text(raw, "order_id", where)
+        payload = {"amount": _whole(raw.get("amount"), f"{where}.amount")}
+        items = raw.get("items", [])
+        if not isinstance(items, list):
+            raise EventError(f"{where}.items", "items must be a list")
+        event_id = f"order:{order}"
+    else:
+        event_id = str(_text(raw, "id", where))
+        payload = {}
+    target: str
+    if kind == "member":
+        target = "m:" + str(_text(raw, "member_id", where))
+        for name in ("grade", "name"):
+            value = _text(raw, name, where, required=False)
+            if value is not None:
+                payload[name] = value
+        signed = raw.get("signed_up")
+        if signed is not None and not isinstance(signed, bool):
+            raise EventError(f"{where}.signed_up", "signed_up must be true or false")
+    else:
+        target = _target(raw, where)
+    if kind == "coupon":
+        payload["code"] = _text(raw, "code", where)
+        action = raw.get("action")
+        if action not in ("issued", "used", "expired"):
+            raise EventError(f"{where}.action", "action must be issued, used or expired")
+        payload["action"] = action
+        if action == "issued":
+            payload["expires_at"] = _whole(raw.get("expires_at"), f"{where}.expires_at")
+    digest = hashlib.sha1(json.dumps(raw, sort_keys=True, ensure_ascii=False).encode()
+                          ).hexdigest()[:20]
+    return ServerEvent(event_id, str(kind), target, payload, digest)
+
+
+def parse_batch(body: Any) -> list[ServerEvent]:
+    if not isinstance(body, dict) or not isinstance(body.get("events"), list):
+        raise EventError("events", 'the body is {"events": [...]}')
+    events = body["events"]
+    if not events or len(events) > MAX_EVENTS:
+        raise EventError("events", f"between 1 and {MAX_EVENTS} events")
+    return [parse_event(raw, index) for index, raw in enumerate(events)]
