@@ -269,7 +269,11 @@ async def _push(app: Any, site: LiveSite, profile_key: str, kind: str, event_id:
     if trigger is None or active is None:
         return
     profile = flat_profile(stored, now, site.config.tz, cart_period=site.config.cart_period)
-    matched = active.matcher.match(profile, trigger)
+    # The visitor's current page is re-evaluated with the new facts, together
+    # with the rules that name this server event as their trigger.
+    found = set(active.matcher.match(profile, trigger)) | set(
+        active.matcher.match(profile, "pageview"))
+    matched = sorted(found, key=lambda r: (-active.by_id[r].priority, active.by_id[r].index))
     if not matched:
         return
     ctx = Context(profile_key, event_id, now, site.config.tz,
