@@ -1,0 +1,135 @@
+"""Two real engine processes (``ondo serve``) against one real Redis: rule
+uploads reach both within a second, pushes reach the node holding the socket,
+and an order posted to both at once counts once."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from engine.embedded import EmbeddedRedis, free_port
+from engine.signing import sign
+from tests.conftest import ORIGIN, SECRET, SEED_RULES, Engine
+from tests.engine.client import Visitor
+
+TOKEN = "two-node-admin-token"
+SHOP = "https://shop.example.com"
+
+
+def write_config(path: Path) -> Path:
+    path.write_text(f"""
+[[sites]]
+id = "demo-shop"
+origins = ["{ORIGIN}"]
+secret = "{SECRET}"
+admin_token_sha256 = "{hashlib.sha256(TOKEN.encode()).hexdigest()}"
+rules = "{SEED_RULES}"
+""", encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def nodes(redis_server: EmbeddedRedis, redis_url: str, tmp_path: Path) -> Iterator[list[str]]:
+    config = write_config(tmp_path / "sites.toml")
+    procs, urls = [], []
+    for _ in range(2):
+        port = free_port()
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "engine", "serve", "--config", str(config), "--port",
+             str(port), "--redis", redis_url], env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
+        urls.append(f"http://127.0.0.1:{port}")
+    deadline = time.monotonic() + 20
+    for url in urls:
+        while True:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("engine nodes did not start")
+            time.sleep(0.1)
+    yield urls
+    for proc in procs:
+        proc.terminate()
+        proc.wait(timeout=10)
+        assert proc.stderr is not None
+        proc.stderr.close()
+
+
+def engine(url: str) -> Engine:
+    return Engine(url, url.replace("http", "ws"), None, None)  # type: ignore[arg-type]
+
+
+def post(url: str, events: list[dict[str, object]]) -> httpx.Response:
+    body = json.dumps({"events": events}).encode()
+    stamp = str(int(time.time()))
+    return httpx.post(f"{url}/v1/sites/demo-shop/events", content=body, timeout=10,
+                      headers={"X-Ondo-Timestamp": stamp,
+                               "X-Ondo-Signature": sign(SECRET, stamp, body)})
+
+
+def test_an_upload_to_one_node_is_live_on_the_other_within_a_second(nodes: list[str]) -> None:
+    a, b = nodes
+    v = Visitor(engine(b), "two-node-v1")
+    source = SEED_RULES.read_text(encoding="utf-8").replace("회원가입 혜택", "노드 B도 새 규칙")
+    started = time.monotonic()
+    reply = httpx.put(f"{a}/v1/sites/demo-shop/rules", content=source.encode(),
+                      headers={"Authorization": f"Bearer {TOKEN}"})
+    assert reply.status_code == 200
+    for n in range(4):
+        v.page(f"{SHOP}/p{n}")
+    while True:
+        v.actions.clear()
+        v.page(f"{SHOP}/again-{time.monotonic()}")
+        titles = [x["content"].get("title") for x in v.actions]
+        if "노드 B도 새 규칙" in titles:
+            break
+        assert time.monotonic() - started < 1.0, titles
+        time.sleep(0.05)
+
+
+def test_a_purchase_posted_to_one_node_reaches_the_visitor_on_the_other(
+        nodes: list[str]) -> None:
+    a, b = nodes
+    v = Visitor(engine(b), "two-node-v2")
+    v.page(f"{SHOP}/")
+    rules_with_thanks = SEED_RULES.read_text(encoding="utf-8") + """
+  - id: thanks
+    on: purchase
+    if: purchase_count >= 1
+    do: { widget: push_note, title: "구매 감사합니다" }
+"""
+    httpx.put(f"{a}/v1/sites/demo-shop/rules", content=rules_with_thanks.encode(),
+              headers={"Authorization": f"Bearer {TOKEN}"})
+    time.sleep(0.3)
+    post(a, [{"type": "purchase", "order_id": "N-1", "visitor_id": "two-node-v2",
+              "amount": 10_000}])
+    pushed = v.recv(timeout=5)
+    assert (pushed["t"], pushed["rule"]) == ("action", "thanks")
+
+
+def test_the_same_order_posted_to_both_nodes_at_once_counts_once(nodes: list[str]) -> None:
+    order = {"type": "purchase", "order_id": "RACE-1", "visitor_id": "racer-00001",
+             "amount": 50_000}
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        replies = list(pool.map(lambda url: post(url, [order]), nodes * 4))
+    statuses = sorted(r.json()["events"][0]["status"] for r in replies)
+    assert statuses == ["dup"] * 7 + ["new"]
+    explain = httpx.post(f"{nodes[0]}/v1/sites/demo-shop/rules/explain",
+                         json={"visitor": "racer-00001"},
+                         headers={"Authorization": f"Bearer {TOKEN}"}).json()
+    loyal = next(r for r in explain["rules"] if r["rule"] == "loyal-coupon")
+    assert {"text": "purchase_total >= 300000", "value": False, "actual": 50_000} in \
+        loyal["predicates"]
