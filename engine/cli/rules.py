@@ -23,12 +23,17 @@ def register(subparsers: Any) -> None:
     check.set_defaults(func=run_check)
 
     explain = verbs.add_parser("explain", help="which rules match a sample profile, and why")
-    explain.add_argument("file", metavar="FILE", nargs="?")
+    explain.add_argument("file", metavar="FILE", nargs="?",
+                         help="a rule file (or use --visitor with a running engine)")
     explain.add_argument("--profile", metavar="PROFILE.json",
                          help="a flat profile as JSON (see docs/attributes.md)")
     explain.add_argument("--trigger", default="pageview", choices=TRIGGERS)
     explain.add_argument("--json", action="store_true", help="print JSON")
     explain.set_defaults(func=run_explain)
+
+    from engine.cli import api
+
+    api.register(verbs, explain)
 
 
 def run_check(args: argparse.Namespace) -> int:

@@ -228,3 +228,25 @@ def test_the_anonymous_profile_merges_into_the_members_once(node: Engine) -> Non
 
 def test_path_rules_file_exists() -> None:
     assert Path(SEED_RULES).is_file()
+
+
+def test_cli_verbs_on_the_api(node: Engine, tmp_path: Path,
+                              capsys: pytest.CaptureFixture[str]) -> None:
+    from engine.cli import main
+
+    flags = ["--site", "demo-shop", "--url", node.url, "--token", TOKEN]
+    good = tmp_path / "rules.yaml"
+    good.write_text(NEW_RULES, encoding="utf-8")
+    assert main(["rules", "push", str(good), "--note", "from the CLI", *flags]) == 0
+    version = capsys.readouterr().out.split("version ")[1].split()[0]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(NEW_RULES.replace("visit_count == 1", "vist_count == 1"), encoding="utf-8")
+    assert main(["rules", "push", str(bad), *flags]) == 1
+    assert f"{bad}:28:9: error: unknown attribute or segment 'vist_count'" in \
+        capsys.readouterr().err
+    assert main(["rules", "versions", *flags]) == 0
+    assert f"* {version}" in capsys.readouterr().out
+    assert main(["rules", "rollback", "nope", *flags]) == 1
+    Visitor(node, "cli-visitor1").page(f"{SHOP}/")
+    assert main(["rules", "explain", "--visitor", "cli-visitor1", *flags]) == 0
+    assert "first-visit-signup-nudge" in capsys.readouterr().out
