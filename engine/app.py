@@ -66,9 +66,7 @@ def create_app(config: Config, redis_url: str, *, clock: Clock | None = None,
         follower = asyncio.create_task(follow(redis_url, functools.partial(announced, app), stop))
         yield
         stop.set()
-        for websocket in list(app.state.connections):
-            with contextlib.suppress(Exception):
-                await websocket.close(code=CloseCode.GOING_AWAY)
+        await close_sockets(app)
         with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
             await asyncio.wait_for(follower, timeout=2)
         await app.state.versions.client.aclose()
@@ -93,6 +91,15 @@ def create_app(config: Config, redis_url: str, *, clock: Clock | None = None,
     app.state.matcher_class = cls
     app.state.versions = Versions(redis.Redis.from_url(redis_url, socket_connect_timeout=1.0))
     return app
+
+
+async def close_sockets(app: Any) -> None:
+    """Close every websocket with 1001 (going away: reconnect elsewhere)."""
+    state = getattr(app, "state", None)
+    for websocket in list(getattr(state, "connections", ())):
+        with contextlib.suppress(Exception):
+            await websocket.close(code=CloseCode.GOING_AWAY)
+    await asyncio.sleep(0)
 
 
 async def load_active_versions(app: Starlette) -> None:

@@ -68,6 +68,7 @@ class CloseCode(enum.IntEnum):
     POLICY = 1008  # rate limit broken repeatedly
     TOO_BIG = 1009  # frame over the size limit
     INTERNAL = 1011
+    SERVICE_RESTART = 1012  # a worker restarting (multi-worker shutdown)
     TRY_AGAIN = 1013  # overloaded or storage down
     SLOW_CONSUMER = 4008  # the client did not read its frames; the send queue overflowed
     UNKNOWN_SITE = 4004
@@ -82,6 +83,7 @@ RECONNECT: dict[CloseCode, bool] = {
     CloseCode.POLICY: True,
     CloseCode.TOO_BIG: False,
     CloseCode.INTERNAL: True,
+    CloseCode.SERVICE_RESTART: True,
     CloseCode.TRY_AGAIN: True,
     CloseCode.SLOW_CONSUMER: True,
     CloseCode.UNKNOWN_SITE: False,

@@ -28,6 +28,16 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from engine.app import close_sockets
+
+    class EngineServer(uvicorn.Server):
+        """On SIGTERM, close every socket with 1001 "going away" and let their
+        in-flight events finish before uvicorn tears connections down."""
+
+        async def shutdown(self, sockets: Any = None) -> None:
+            await close_sockets(self.config.app)
+            await super().shutdown(sockets)
+
     from engine.app import create_app
     from engine.config import ConfigError, load_config
     from engine.embedded import EmbeddedRedis, EmbeddedRedisError
@@ -76,7 +86,8 @@ def run(args: argparse.Namespace) -> int:
             uvicorn.run("engine.app:app_from_environment", factory=True,
                         workers=config.workers, **options)
         else:
-            uvicorn.run(app, **options)
+            server = EngineServer(uvicorn.Config(app, **options))
+            server.run()
     finally:
         if embedded is not None:
             embedded.stop()

@@ -23,6 +23,7 @@ from tests.conftest import ORIGIN, SECRET, SEED_RULES, Engine
 from tests.engine.client import Visitor
 
 TOKEN = "two-node-admin-token"
+PROCESSES: dict[str, subprocess.Popen[bytes]] = {}  # url -> the node serving it
 SHOP = "https://shop.example.com"
 
 
@@ -49,6 +50,7 @@ def nodes(redis_server: EmbeddedRedis, redis_url: str, tmp_path: Path) -> Iterat
              str(port), "--redis", redis_url], env={**os.environ, "PYTHONUNBUFFERED": "1"},
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
         urls.append(f"http://127.0.0.1:{port}")
+        PROCESSES[urls[-1]] = procs[-1]
     deadline = time.monotonic() + 20
     for url in urls:
         while True:
@@ -133,3 +135,19 @@ def test_the_same_order_posted_to_both_nodes_at_once_counts_once(nodes: list[str
     loyal = next(r for r in explain["rules"] if r["rule"] == "loyal-coupon")
     assert {"text": "purchase_total >= 300000", "value": False, "actual": 50_000} in \
         loyal["predicates"]
+
+
+def test_sigterm_closes_sockets_with_1001(nodes: list[str]) -> None:
+    # The fixture's processes are real `ondo serve` nodes: stop one like an
+    # orchestrator would, and its visitors are told to go elsewhere.
+    import signal
+
+    from websockets.exceptions import ConnectionClosed
+
+    a, _ = nodes
+    v = Visitor(engine(a), "leaving-0001")
+    assert v.page(f"{SHOP}/")["t"] == "ack"
+    os.kill(PROCESSES[a].pid, signal.SIGTERM)
+    with pytest.raises(ConnectionClosed) as info:
+        v.recv(timeout=10)
+    assert info.value.rcvd is not None and info.value.rcvd.code == 1001
