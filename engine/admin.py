@@ -19,7 +19,7 @@ from starlette.routing import Route
 import rules
 from engine.delivery import Context, deliver
 from engine.events import Visitor
-from engine.profile import day_key, flat_profile, oldest_day_kept
+from engine.profile import flat_profile
 from engine.protocol import ServerFrame
 from engine.server_events import EventError, parse_batch
 from engine.signing import SignatureError, verify
@@ -243,8 +243,8 @@ async def post_events(request: Request) -> Response:
     tz = site.config.tz
     results: list[dict[str, str]] = []
     for event in events:
-        stored = StoredEvent(event.id, event.type, event.digest, now, day_key(now, tz),
-                             oldest_day_kept(now, tz), event.payload)
+        stored = StoredEvent.at(event.id, event.type, event.digest, now, tz, event.payload,
+                                windows=site.rules is None or site.rules.reads_windows)
         try:
             result = await state.store.apply(site.config.id, event.profile, stored)
         except StoreUnavailable:

@@ -15,8 +15,9 @@ from engine.frames import Event
 from engine.identity import verify_member
 from engine.metrics import Metrics
 from engine.page import page_of
-from engine.profile import day_key, flat_profile, oldest_day_kept
+from engine.profile import flat_profile
 from engine.protocol import ErrorCode, EventKind, ServerFrame
+from engine.redis_store import flat_days
 from engine.site import LiveSite
 from engine.store import Applied, Result, Store, StoredEvent
 from engine.traffic import classify
@@ -87,9 +88,13 @@ class EventFlow:
         payload: dict[str, Any] = {}
         kind = "track"
         if anonymous.get("merge_needed"):
-            kind, payload = "merge", {"anon": anonymous}
-        merge = StoredEvent(f"merge:{visitor.id}:{member_id}", kind, "merge", event.now,
-                            event.day, event.oldest_day, payload)
+            full = await self.store.profile(visitor.site.config.id, visitor.id)
+            history = {k: v for k, v in full.items() if k not in ("days", "caps", "windows")}
+            kind, payload = "merge", {"anon": history,
+                                      "days": flat_days(full.get("days") or {}),
+                                      "caps": full.get("caps") or {}}
+        merge = StoredEvent.at(f"merge:{visitor.id}:{member_id}", kind, "merge", event.now,
+                               visitor.site.config.tz, payload)
         return await self.store.apply(visitor.site.config.id, visitor.key, merge)
 
     async def handle(self, visitor: Visitor, event: Event, now: float) -> list[dict[str, Any]]:
@@ -104,8 +109,8 @@ class EventFlow:
             # A forged or missing signature: the visitor stays anonymous.
             self.metrics.forged_identities += 1
             kind, payload = EventKind.TRACK, {}
-        stored = StoredEvent(event.id, kind, event.digest, now, day_key(now, tz),
-                             oldest_day_kept(now, tz), payload)
+        stored = StoredEvent.at(event.id, kind, event.digest, now, tz, payload,
+                                windows=site.rules is None or site.rules.reads_windows)
         key = visitor.id if kind is EventKind.IDENTIFY else visitor.key
         result = await self.store.apply(site.config.id, key, stored)
         self.metrics.stage("store", time.perf_counter() - started)

@@ -29,8 +29,17 @@ def day_key(when: float, tz: ZoneInfo) -> str:
 
 
 def oldest_day_kept(now: float, tz: ZoneInfo) -> str:
+    return window_start(now, tz, max(WINDOW_DAYS))
+
+
+def window_start(now: float, tz: ZoneInfo, days: int) -> str:
+    """The first day key of a window of ``days`` days ending today."""
     today = datetime.fromtimestamp(now, tz).date()
-    return (today - timedelta(days=max(WINDOW_DAYS) - 1)).strftime("%Y%m%d")
+    return (today - timedelta(days=days - 1)).strftime("%Y%m%d")
+
+
+def window_starts(now: float, tz: ZoneInfo) -> tuple[str, str]:
+    return window_start(now, tz, WINDOW_DAYS[0]), window_start(now, tz, WINDOW_DAYS[1])
 
 
 def flat_profile(stored: Mapping[str, Any], now: float, tz: ZoneInfo, *,
@@ -75,8 +84,11 @@ def flat_profile(stored: Mapping[str, Any], now: float, tz: ZoneInfo, *,
     profile["cart_count"] = sum(int(item.get("qty", 1)) for item in cart)
     profile["cart_total"] = sum(int(item.get("qty", 1)) * float(item.get("price", 0))
                                 for item in cart)
+    windows = stored.get("windows")
+    if isinstance(windows, dict):  # summed by the store, next to the buckets
+        profile.update(windows)
     days = stored.get("days") or {}
-    for window in WINDOW_DAYS:
+    for window in WINDOW_DAYS if not isinstance(windows, dict) else ():
         since = (local.date() - timedelta(days=window - 1)).strftime("%Y%m%d")
         recent = [bucket for key, bucket in days.items() if key >= since]
         for metric, field in _WINDOWED.items():

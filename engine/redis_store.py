@@ -21,6 +21,7 @@ from redis.exceptions import NoScriptError, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from engine.store import Applied, Result, StoredEvent, StoreUnavailable
+from rules.catalogue import WINDOW_DAYS, WINDOWED_METRICS
 
 LUA = Path(__file__).with_name("lua")
 _DOWN = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
@@ -119,13 +120,17 @@ class RedisStore:
     async def apply(self, site: str, visitor: str, event: StoredEvent) -> Result:
         reply = await self._evalsha(
             self.event_script,
-            (_key(site, visitor, "p"), _key(site, visitor, "e")),
+            (_key(site, visitor, "p"), _key(site, visitor, "e"), _key(site, visitor, "d"),
+             _key(site, visitor, "c")),
             (event.id, event.digest, event.kind, repr(event.now), self.session_timeout,
              event.day, event.oldest_day, msgpack.packb(dict(event.payload)),
-             self.profile_ttl, self.dedupe_ttl))
-        status, blob = reply
+             self.profile_ttl, self.dedupe_ttl, event.window_starts[0],
+             event.window_starts[1], "1" if event.windows else "0"))
+        status, blob, sums, caps = reply
         status = status.decode() if isinstance(status, bytes) else status
-        profile = decode_profile(blob)
+        profile = decode_profile(blob, caps=caps)
+        if sums:
+            profile["windows"] = window_sums(sums)
         return Result(Applied(status), profile)
 
     async def count(self, site: str, day: str, counts: Mapping[str, int]) -> None:
@@ -144,9 +149,13 @@ class RedisStore:
 
     async def profile(self, site: str, visitor: str) -> dict[str, Any]:
         try:
-            return decode_profile(await self.client.get(_key(site, visitor, "p")))
+            blob = await self.client.get(_key(site, visitor, "p"))
+            days = await self.client.hgetall(_key(site, visitor, "d"))
+            caps = await self.client.hgetall(_key(site, visitor, "c"))
         except _DOWN as exc:
             raise StoreUnavailable(str(exc)) from exc
+        return decode_profile(blob, [x for kv in days.items() for x in kv],
+                              [x for kv in caps.items() for x in kv])
 
     async def publish(self, channel: str, message: str) -> None:
         try:
@@ -164,12 +173,36 @@ class RedisStore:
         await self.client.aclose()
 
 
-def decode_profile(blob: bytes | str | None) -> dict[str, Any]:
-    """The stored msgpack map as a Python dict. Lua's cmsgpack writes an empty
-    table as an empty array, so empty maps may come back as lists."""
-    if not blob:
-        return {}
-    data = msgpack.unpackb(blob, raw=False, strict_map_key=False)
-    if not isinstance(data, dict):
-        return {}
-    return data
+def decode_profile(blob: bytes | str | None, days: Sequence[Any] = (),
+                   caps: Sequence[Any] = ()) -> dict[str, Any]:
+    """The stored profile as a Python dict (docs/storage.md), with its day
+    buckets and caps, which live in hashes beside it. Lua's cmsgpack writes an
+    empty table as an empty array, so empty maps may come back as lists."""
+    data: Any = msgpack.unpackb(blob, raw=False, strict_map_key=False) if blob else {}
+    profile: dict[str, Any] = data if isinstance(data, dict) else {}
+    buckets: dict[str, dict[str, int]] = {}
+    for i in range(0, len(days), 2):
+        field = days[i].decode() if isinstance(days[i], bytes) else days[i]
+        day, _, name = field.partition(":")
+        buckets.setdefault(day, {"v": 0, "pv": 0, "pc": 0, "pt": 0})[name] = int(days[i + 1])
+    profile["days"] = buckets
+    profile["caps"] = {
+        (caps[i].decode() if isinstance(caps[i], bytes) else caps[i]):
+            msgpack.unpackb(caps[i + 1], raw=False, strict_map_key=False)
+        for i in range(0, len(caps), 2)}
+    return profile
+
+
+def window_sums(sums: Sequence[Any]) -> dict[str, int]:
+    """The Lua reply's 12 sums as windowed attribute values (visits_7d, ...)."""
+    out = {}
+    for w, window in enumerate(WINDOW_DAYS):
+        for m, metric in enumerate(WINDOWED_METRICS):
+            out[f"{metric}_{window}d"] = int(sums[w * 4 + m])
+    return out
+
+
+def flat_days(days: dict[str, dict[str, int]]) -> dict[str, int]:
+    """Day buckets as the day hash's fields ("YYYYMMDD:pv" -> n), for a merge."""
+    return {f"{day}:{name}": n for day, bucket in days.items() for name, n in bucket.items()
+            if n}

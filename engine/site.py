@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 
 from engine.config import SiteConfig
 from engine.matching import MatcherLike
-from rules.ruleset import Rule, Ruleset
+from rules.catalogue import CATALOGUE, Scope
+from rules.ruleset import Rule, Ruleset, TemplateVar
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,10 +16,16 @@ class ActiveRules:
     ruleset: Ruleset
     matcher: MatcherLike
     by_id: dict[str, Rule] = field(default_factory=dict)
+    reads_windows: bool = True  # some rule reads a windowed attribute (visits_7d, ...)
 
     @classmethod
     def build(cls, ruleset: Ruleset, matcher_class: type[MatcherLike]) -> ActiveRules:
-        return cls(ruleset, matcher_class(ruleset), {r.id: r for r in ruleset.rules})
+        windowed = any(CATALOGUE[a].scope is Scope.WINDOWED for a in ruleset.attributes) or any(
+            isinstance(part, TemplateVar) and CATALOGUE[part.name].scope is Scope.WINDOWED
+            for rule in ruleset.rules for parts in rule.action.content.values()
+            for part in parts)
+        return cls(ruleset, matcher_class(ruleset), {r.id: r for r in ruleset.rules},
+                    windowed)
 
 
 class LiveSite:

@@ -11,6 +11,9 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from engine.profile import day_key, oldest_day_kept, window_starts
 
 
 class StoreUnavailable(Exception):
@@ -32,8 +35,17 @@ class StoredEvent:
     digest: str  # content hash, for duplicate detection
     now: float
     day: str  # YYYYMMDD in the site's time zone
-    oldest_day: str
+    oldest_day: str  # the first day of the longest window (older buckets are dropped)
     payload: Mapping[str, Any]
+    window_starts: tuple[str, str] = ("", "")  # first days of the 7- and 30-day windows
+    windows: bool = True  # sum the day buckets (only when some rule reads them)
+
+    @classmethod
+    def at(cls, event_id: str, kind: str, digest: str, now: float, tz: ZoneInfo,
+           payload: Mapping[str, Any], *, windows: bool = True) -> StoredEvent:
+        """An event at ``now``, with the day keys of the site's time zone."""
+        return cls(event_id, kind, digest, now, day_key(now, tz), oldest_day_kept(now, tz),
+                   payload, window_starts(now, tz), windows)
 
 
 @dataclass(frozen=True, slots=True)

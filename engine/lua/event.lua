@@ -4,6 +4,8 @@ event; every key shares the visitor's hash tag, so this touches one slot.
 
 KEYS[1]  ondo:{SITE:VISITOR}:p   the stored profile (a msgpack map, docs/storage.md)
 KEYS[2]  ondo:{SITE:VISITOR}:e   hash: event id -> content hash (dedupe window)
+KEYS[3]  ondo:{SITE:VISITOR}:d   hash: "YYYYMMDD:v|pv|pc|pt" -> day bucket counts
+KEYS[4]  ondo:{SITE:VISITOR}:c   hash: rule id -> msgpack cap of that rule
 ARGV[1]  event id
 ARGV[2]  content hash of the event (same id + other content = conflict)
 ARGV[3]  kind: pageview | cart | signal | track | identify | report | merge, or from the
@@ -15,25 +17,56 @@ ARGV[7]  oldest day key to keep in the day buckets
 ARGV[8]  payload: a msgpack map whose fields depend on the kind
 ARGV[9]  profile time to live, seconds
 ARGV[10] dedupe window, seconds
+ARGV[11] first day key of the 7-day window
+ARGV[12] first day key of the 30-day window (ARGV[7] starts the 90-day one)
+ARGV[13] "1" when the site's rules read windowed attributes: sum the buckets
 
-Returns {status, profile}: status "new" (applied), "dup" (already applied:
-no effect) or "conflict" (id reused with other content: no effect).
+Returns {status, profile, windows, caps}: status "new" (applied), "dup"
+(already applied: no effect) or "conflict" (id reused with other content: no
+effect); windows = the sums {v, pv, pc, pt} over 7, 30 and 90 days (12 numbers);
+caps as an HGETALL list. Day buckets and caps live beside the profile
+(bench/RESULTS.md, "Profile encoding") so a page view does not decode and
+re-encode 90 days of history.
 ]]
 
-local pkey, ekey = KEYS[1], KEYS[2]
+local pkey, ekey, dkey, ckey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local id, digest, kind = ARGV[1], ARGV[2], ARGV[3]
 local now, timeout = tonumber(ARGV[4]), tonumber(ARGV[5])
 local today, oldest = ARGV[6], ARGV[7]
 local payload = cmsgpack.unpack(ARGV[8])
 local ttl, dedupe_ttl = tonumber(ARGV[9]), tonumber(ARGV[10])
+local since7, since30, want_windows = ARGV[11], ARGV[12], ARGV[13] == "1"
+
+local METRIC = {v = 0, pv = 1, pc = 2, pt = 3}
+
+local function windows()
+  local sums = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+  if not want_windows then return {} end
+  local flat = redis.call("HGETALL", dkey)
+  for i = 1, #flat, 2 do
+    local field = flat[i]
+    local day, metric = string.sub(field, 1, 8), METRIC[string.sub(field, 10)]
+    local n = tonumber(flat[i + 1])
+    if metric ~= nil and day >= oldest then
+      sums[9 + metric] = sums[9 + metric] + n
+      if day >= since30 then sums[5 + metric] = sums[5 + metric] + n end
+      if day >= since7 then sums[1 + metric] = sums[1 + metric] + n end
+    end
+  end
+  return sums
+end
+
+local function reply(status, blob)
+  return {status, blob or "", windows(), redis.call("HGETALL", ckey)}
+end
 
 local blob = redis.call("GET", pkey)
 local seen = redis.call("HGET", ekey, id)
 if seen then
   if seen == digest then
-    return {"dup", blob or ""}
+    return reply("dup", blob)
   end
-  return {"conflict", blob or ""}
+  return reply("conflict", blob)
 end
 
 local p = {}
@@ -45,11 +78,14 @@ local function map(field)
   return value
 end
 
-local function bucket()
-  local days = map("days")
-  local b = days[today]
-  if type(b) ~= "table" then b = {v = 0, pv = 0, pc = 0, pt = 0}; days[today] = b end
-  return b
+local function count(field, n)
+  if n ~= 0 then redis.call("HINCRBY", dkey, today .. ":" .. field, n) end
+end
+
+local function cap_of(rule)
+  local raw = redis.call("HGET", ckey, rule)
+  if raw then return cmsgpack.unpack(raw) end
+  return {n = 0, sn = 0, dn = 0}
 end
 
 local from_server = kind == "purchase" or kind == "member" or kind == "coupon"
@@ -62,8 +98,12 @@ if not from_server and (p.last_seen == nil or now - p.last_seen > timeout) then
   p.visit_count = (p.visit_count or 0) + 1
   p.visit_started = now
   p.session_pageviews = 0
-  local b = bucket()
-  b.v = b.v + 1
+  count("v", 1)
+  -- A new visit is the moment to drop day buckets past the longest window.
+  local fields = redis.call("HKEYS", dkey)
+  for _, field in ipairs(fields) do
+    if string.sub(field, 1, 8) < oldest then redis.call("HDEL", dkey, field) end
+  end
   if payload.traffic_source then
     for _, field in ipairs({"landing_url", "traffic_source", "utm_source", "utm_medium",
                             "utm_campaign", "device"}) do
@@ -76,8 +116,7 @@ end
 if kind == "pageview" then
   p.session_pageviews = (p.session_pageviews or 0) + 1
   p.pageviews_total = (p.pageviews_total or 0) + 1
-  local b = bucket()
-  b.pv = b.pv + 1
+  count("pv", 1)
   for _, field in ipairs({"page_url", "page_path", "page_type", "product_id", "category",
                           "params"}) do
     p[field] = payload[field]
@@ -90,9 +129,8 @@ elseif kind == "purchase" then
   p.purchase_count = (p.purchase_count or 0) + 1
   p.purchase_total = (p.purchase_total or 0) + amount
   p.last_purchase_at = now
-  local b = bucket()
-  b.pc = b.pc + 1
-  b.pt = b.pt + amount
+  count("pc", 1)
+  count("pt", amount)
 elseif kind == "member" then
   p.is_member = true
   if payload.grade then p.member_grade = payload.grade end
@@ -128,12 +166,16 @@ elseif kind == "merge" then
     p.cart = a.cart
     p.cart_updated_at = a.cart_updated_at
   end
-  if type(a.days) == "table" then
-    local days = map("days")
-    for day, b in pairs(a.days) do
-      local mine = days[day]
-      if type(mine) ~= "table" then mine = {v = 0, pv = 0, pc = 0, pt = 0}; days[day] = mine end
-      for _, f in ipairs({"v", "pv", "pc", "pt"}) do mine[f] = (mine[f] or 0) + (b[f] or 0) end
+  if type(payload.days) == "table" then
+    for field, n in pairs(payload.days) do
+      if string.sub(field, 1, 8) >= oldest then redis.call("HINCRBY", dkey, field, n) end
+    end
+  end
+  if type(payload.caps) == "table" then
+    for rule, cap in pairs(payload.caps) do
+      if redis.call("HEXISTS", ckey, rule) == 0 then
+        redis.call("HSET", ckey, rule, cmsgpack.pack(cap))
+      end
     end
   end
   if (tonumber(a.last_seen) or 0) >= (p.last_seen or 0) then
@@ -151,9 +193,7 @@ elseif kind == "identify" then
   p.merge_needed = p.member_id ~= payload.member_id
   p.member_id = payload.member_id
 elseif kind == "report" and payload.what == "shown" then
-  local caps = map("caps")
-  local cap = caps[payload.rule]
-  if type(cap) ~= "table" then cap = {n = 0, sn = 0, dn = 0}; caps[payload.rule] = cap end
+  local cap = cap_of(payload.rule)
   cap.n = (cap.n or 0) + 1
   if cap.s == p.visit_count then cap.sn = (cap.sn or 0) + 1 else cap.s = p.visit_count; cap.sn = 1 end
   if cap.d == today then cap.dn = (cap.dn or 0) + 1 else cap.d = today; cap.dn = 1 end
@@ -162,27 +202,23 @@ elseif kind == "report" and payload.what == "shown" then
   table.insert(times, now)
   while #times > 50 do table.remove(times, 1) end
   cap.t = times
+  redis.call("HSET", ckey, payload.rule, cmsgpack.pack(cap))
   local f = map("fatigue")
   if f.s == p.visit_count then f.sn = (f.sn or 0) + 1 else f.s = p.visit_count; f.sn = 1 end
   if f.d == today then f.dn = (f.dn or 0) + 1 else f.d = today; f.dn = 1 end
   f.t = now
 elseif kind == "report" and payload.stop then
-  local caps = map("caps")
-  local cap = caps[payload.rule]
-  if type(cap) ~= "table" then cap = {n = 0, sn = 0, dn = 0}; caps[payload.rule] = cap end
+  local cap = cap_of(payload.rule)
   cap.stop = true
+  redis.call("HSET", ckey, payload.rule, cmsgpack.pack(cap))
 end
 
--- drop day buckets past the longest window
-if type(p.days) == "table" then
-  for day, _ in pairs(p.days) do
-    if day < oldest then p.days[day] = nil end
-  end
-end
 if not from_server then p.last_seen = now end
 
 blob = cmsgpack.pack(p)
 redis.call("SET", pkey, blob, "EX", ttl)
 redis.call("HSET", ekey, id, digest)
 redis.call("EXPIRE", ekey, dedupe_ttl)
-return {"new", blob}
+redis.call("EXPIRE", dkey, ttl)
+redis.call("EXPIRE", ckey, ttl)
+return reply("new", blob)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 
-from engine.profile import day_key, oldest_day_kept
 from engine.redis_store import RedisStore
 from engine.store import StoredEvent
 from tests.conftest import Engine
@@ -70,9 +69,8 @@ def _purchase(redis_url: str, visitor: str, amount: int, now: float, order: str)
 
     async def go() -> None:
         store = RedisStore(redis_url)
-        await store.apply("demo-shop", visitor, StoredEvent(
-            f"order-{order}", "purchase", order, now, day_key(now, tz), oldest_day_kept(now, tz),
-            {"amount": amount}))
+        await store.apply("demo-shop", visitor, StoredEvent.at(
+            f"order-{order}", "purchase", order, now, tz, {"amount": amount}))
         await store.close()
 
     asyncio.run(go())

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import redis
 
-from engine.profile import day_key, oldest_day_kept
+from engine.profile import day_key
 from engine.redis_store import RedisStore
 from engine.store import Applied, Result, StoredEvent
 
@@ -31,9 +31,8 @@ class Driver:
     def event(self, kind: str, payload: dict[str, Any] | None = None, *,
               event_id: str | None = None, digest: str = "d") -> Result:
         self.n += 1
-        event = StoredEvent(event_id or f"e{self.n}", kind, digest, self.now,
-                            day_key(self.now, SEOUL), oldest_day_kept(self.now, SEOUL),
-                            payload or {})
+        event = StoredEvent.at(event_id or f"e{self.n}", kind, digest, self.now, SEOUL,
+                               payload or {})
         return self.loop.run_until_complete(self.store.apply("s", "visitor-1", event))
 
     def close(self) -> None:
@@ -77,12 +76,19 @@ def test_day_buckets_count_visits_views_and_purchases_and_expire(driver: Driver)
     driver.event("pageview", pageview())
     driver.event("purchase", {"amount": 30_000})
     p = driver.event("pageview", pageview()).profile
-    today = day_key(T0, SEOUL)
-    assert p["days"][today] == {"v": 1, "pv": 2, "pc": 1, "pt": 30_000}
+    assert (p["windows"]["visits_7d"], p["windows"]["pageviews_7d"],
+            p["windows"]["purchase_total_30d"]) == (1, 2, 30_000)
     assert (p["purchase_count"], p["purchase_total"]) == (1, 30_000)
-    driver.now += 91 * DAY
+    today = day_key(T0, SEOUL)
+    stored = driver.loop.run_until_complete(driver.store.profile("s", "visitor-1"))
+    assert stored["days"][today] == {"v": 1, "pv": 2, "pc": 1, "pt": 30_000}
+    driver.now += 8 * DAY
     p = driver.event("pageview", pageview()).profile
-    assert today not in p["days"]
+    assert (p["windows"]["visits_7d"], p["windows"]["visits_30d"]) == (1, 2)
+    driver.now += 91 * DAY
+    driver.event("pageview", pageview())
+    stored = driver.loop.run_until_complete(driver.store.profile("s", "visitor-1"))
+    assert today not in stored["days"]
 
 
 def test_the_same_id_is_applied_once(driver: Driver) -> None:
@@ -114,4 +120,4 @@ def test_reports_update_caps_and_fatigue(driver: Driver) -> None:
 def test_keys_share_the_visitors_hash_tag(driver: Driver, redis_url: str) -> None:
     driver.event("pageview", pageview())
     keys = sorted(k.decode() for k in redis.Redis.from_url(redis_url).keys("ondo:*"))
-    assert keys == ["ondo:{s:visitor-1}:e", "ondo:{s:visitor-1}:p"]
+    assert keys == ["ondo:{s:visitor-1}:d", "ondo:{s:visitor-1}:e", "ondo:{s:visitor-1}:p"]
