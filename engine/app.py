@@ -27,6 +27,7 @@ import rules
 from engine import admin
 from engine.clock import Clock, SystemClock
 from engine.config import Config
+from engine.counters import Counters
 from engine.events import EventFlow, Visitor
 from engine.frames import Event, FrameError, parse_frame
 from engine.gateway import Registry, allowed_origin, serve_socket
@@ -64,8 +65,11 @@ def create_app(config: Config, redis_url: str, *, clock: Clock | None = None,
         await load_active_versions(app)
         stop = asyncio.Event()
         follower = asyncio.create_task(follow(redis_url, functools.partial(announced, app), stop))
+        flusher = asyncio.create_task(app.state.counters.run(stop))
         yield
         stop.set()
+        with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+            await asyncio.wait_for(flusher, timeout=2)
         await close_sockets(app)
         with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
             await asyncio.wait_for(follower, timeout=2)
@@ -85,7 +89,8 @@ def create_app(config: Config, redis_url: str, *, clock: Clock | None = None,
     app.state.store = store
     app.state.metrics = metrics
     app.state.clock = clock or SystemClock()
-    app.state.flow = EventFlow(store, metrics)
+    app.state.counters = Counters(store)
+    app.state.flow = EventFlow(store, metrics, app.state.counters)
     app.state.connections = set()
     app.state.registry = Registry()
     app.state.matcher_class = cls

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from engine.counters import Counters
 from engine.delivery import Context, deliver
 from engine.device import device_of
 from engine.frames import Event
@@ -75,9 +76,10 @@ def derive(visitor: Visitor, event: Event) -> dict[str, Any] | None:
 
 
 class EventFlow:
-    def __init__(self, store: Store, metrics: Metrics) -> None:
+    def __init__(self, store: Store, metrics: Metrics, counters: Counters) -> None:
         self.store = store
         self.metrics = metrics
+        self.counters = counters
 
     async def identified(self, visitor: Visitor, member_id: str, anonymous: dict[str, Any],
                          event: StoredEvent) -> Result:
@@ -126,8 +128,8 @@ class EventFlow:
             result = await self.identified(visitor, payload["member_id"], result.profile,
                                            stored)
         if kind is EventKind.REPORT:
-            await self.store.count(site.config.id, stored.day,
-                                   {f"{payload['rule']}|{payload['what']}": 1})
+            self.counters.add(site.config.id, stored.day,
+                              {f"{payload['rule']}|{payload['what']}": 1})
         trigger = TRIGGER_OF.get(kind)
         rules = site.rules
         if trigger is None or rules is None:
@@ -152,7 +154,7 @@ class EventFlow:
             if outcome.reason in ("held_out", "shown"):
                 name = "sent" if outcome.reason == "shown" else "held_out"
                 counts[f"{outcome.rule}|{name}"] = 1
-        await self.store.count(site.config.id, stored.day, counts)
+        self.counters.add(site.config.id, stored.day, counts)
         for action in decision.actions:
             frames.append({"t": ServerFrame.ACTION, "id": action.id, "rule": action.rule,
                            "widget": action.widget, "content": action.content,

@@ -40,29 +40,47 @@ class Script:
 
 
 class AutoPipeline:
-    """Sends the commands issued in one event-loop tick as one pipeline."""
+    """Sends the commands of concurrent events to Redis as pipelines.
 
-    def __init__(self, client: redis.Redis) -> None:
+    Commands issued in one event-loop tick form a batch. At most ``in_flight``
+    batches are outstanding; while they are, new commands wait and join the
+    next batch, so under load batches grow instead of connections multiplying.
+    Commands keep their order: one batch is one pipeline on one connection.
+    """
+
+    def __init__(self, client: redis.Redis, in_flight: int = 4) -> None:
         self.client = client
+        self.in_flight = in_flight
         self._pending: list[tuple[tuple[Any, ...], asyncio.Future[Any]]] = []
         self._scheduled = False
+        self._running = 0
         self._tasks: set[asyncio.Task[None]] = set()
 
     def call(self, *command: Any) -> asyncio.Future[Any]:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         self._pending.append((command, future))
-        if not self._scheduled:
+        if not self._scheduled and self._running < self.in_flight:
             self._scheduled = True
             loop.call_soon(self._flush)
         return future
 
     def _flush(self) -> None:
         self._scheduled = False
+        if not self._pending or self._running >= self.in_flight:
+            return
         batch, self._pending = self._pending, []
+        self._running += 1
         task = asyncio.get_running_loop().create_task(self._send(batch))
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._running -= 1
+        if self._pending and not self._scheduled:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
 
     async def _send(self, batch: Sequence[tuple[tuple[Any, ...], asyncio.Future[Any]]]) -> None:
         try:
@@ -70,13 +88,10 @@ class AutoPipeline:
             for command, _ in batch:
                 pipe.execute_command(*command)
             results = await pipe.execute(raise_on_error=False)
-        except BaseException as exc:  # the whole batch failed: every caller hears why
+        except Exception as exc:  # the whole batch failed: every caller hears why
             for _, future in batch:
                 if not future.done():
-                    future.set_exception(exc if isinstance(exc, Exception) else
-                                         RedisConnectionError(str(exc)))
-            if not isinstance(exc, Exception):
-                raise
+                    future.set_exception(exc)
             return
         for (_, future), result in zip(batch, results, strict=True):
             if future.done():

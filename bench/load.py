@@ -1,0 +1,219 @@
+"""The load test: ``python -m bench.load [--quick] [--record] ...`` (also ``ondo bench``).
+
+Starts a redis-server, the engine (one uvicorn worker, pinned to CPU 0) with a
+generated ruleset of N rules, and the two references on the same stack — (A)
+a bare websocket echo, (B) the echo doing one redis.asyncio EVALSHA per
+message — then drives each with the same frames from load-generator
+processes pinned to the other CPU: V concurrent visitors walking shopping
+journeys, closed-loop (max throughput) or open-loop at a target rate (latency
+from the intended send time). Reports throughput, latency percentiles and
+errors per target, the engine beside A and B as ratios, medians of --runs.
+Loopback only; every run is bounded in time and stops by itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import multiprocessing
+import os
+import re
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.histogram import Histogram
+from bench.loadgen import Plan, run_process
+from bench.matcher import RESULTS, machine
+from bench.workload import rule_file
+from engine.embedded import EmbeddedRedis, free_port
+
+ORIGIN = "http://bench.local"
+
+
+def raise_fd_limit() -> int:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def _pin(cpu: int) -> None:
+    if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
+        os.sched_setaffinity(0, {cpu})
+
+
+@contextlib.contextmanager
+def server(command: list[str], port: int) -> Iterator[str]:
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: _pin(0))
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if proc.poll() is not None:
+                err = proc.stderr.read().decode() if proc.stderr else ""
+                raise RuntimeError(f"{command[:4]} exited: {err[-500:]}")
+            try:
+                httpx.get(url + "/healthz", timeout=0.5)
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{command[:4]} did not start") from None
+                time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        if proc.stderr:
+            proc.stderr.close()
+
+
+def drive(port: int, site: str, visitors: int, duration: float, rate: float,
+          processes: int, seed: int) -> dict[str, Any]:
+    plans = [Plan("127.0.0.1", port, site, ORIGIN, visitors // processes + (i < visitors %
+                                                                            processes),
+                  duration, rate / processes, seed * 100 + i) for i in range(processes)]
+    cpu = 1 if (os.cpu_count() or 1) > 1 else None
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(processes) as pool:
+        parts = pool.starmap(run_process, [(plan, cpu) for plan in plans])
+    latency = Histogram()
+    out: dict[str, Any] = {"sent": 0, "acked": 0, "errors": {}, "actions": {}, "refused": 0}
+    for part in parts:
+        latency.merge(Histogram(part["counts"], part["total"], part["max"]))
+        out["sent"] += part["sent"]
+        out["acked"] += part["acked"]
+        out["refused"] += part["refused"]
+        for key in ("errors", "actions"):
+            for name, n in part[key].items():
+                out[key][name] = out[key].get(name, 0) + n
+    out["latency"] = latency
+    out["throughput"] = out["acked"] / duration
+    return out
+
+
+def stage_means(url: str) -> dict[str, float]:
+    text = httpx.get(url + "/metrics", timeout=5).text
+    sums = dict(re.findall(r'ondo_stage_seconds_sum\{stage="(\w+)"\} ([0-9.e+-]+)', text))
+    counts = dict(re.findall(r'ondo_stage_seconds_count\{stage="(\w+)"\} (\d+)', text))
+    return {k: float(sums[k]) / int(counts[k]) * 1e6 for k in sums if int(counts.get(k, 0))}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.load", description=__doc__.split(
+        "\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a run under 60 s")
+    parser.add_argument("--visitors", type=int, default=1000)
+    parser.add_argument("--rules", type=int, default=1000)
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per run")
+    parser.add_argument("--rate", type=float, default=0.0,
+                        help="open loop at this many events/s in total (0: closed loop)")
+    parser.add_argument("--processes", type=int, default=2, help="load-generator processes")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--targets", default="echo,redis,engine")
+    parser.add_argument("--record", action="store_true", help="append to bench/RESULTS.md")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.visitors, args.duration, args.runs, args.rules = (min(args.visitors, 500), 4.0,
+                                                               1, min(args.rules, 1000))
+    fds = raise_fd_limit()
+    targets = args.targets.split(",")
+    results: dict[str, list[dict[str, Any]]] = {t: [] for t in targets}
+    stages: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp)
+        redis_server = EmbeddedRedis(data / "redis", persist=False).start()
+        rules_path = data / "rules.yaml"
+        rules_path.write_text(rule_file(args.rules), encoding="utf-8")
+        (data / "sites.toml").write_text(
+            f'[[sites]]\nid = "bench"\norigins = ["{ORIGIN}"]\n'
+            f'secret = "bench-secret-0123456789"\nrules = "{rules_path}"\n', encoding="utf-8")
+        python = sys.executable
+        commands = {
+            "echo": [python, "-m", "bench.reference", "--kind", "echo"],
+            "redis": [python, "-m", "bench.reference", "--kind", "redis", "--redis",
+                      redis_server.url],
+            "engine": [python, "-m", "engine", "serve", "--config", str(data / "sites.toml"),
+                       "--redis", redis_server.url],
+        }
+        try:
+            for target in targets:
+                port = free_port()
+                command = [*commands[target], "--port", str(port)]
+                with server(command, port) as url:
+                    for run in range(args.runs):
+                        print(f"{target}: run {run + 1}/{args.runs}", file=sys.stderr)
+                        results[target].append(drive(port, "bench", args.visitors,
+                                                     args.duration, args.rate,
+                                                     args.processes, run + 1))
+                    if target == "engine":
+                        stages = stage_means(url)
+        finally:
+            redis_server.stop()
+    table = report(results, stages, args, fds)
+    print(table)
+    if args.record:
+        with RESULTS.open("a", encoding="utf-8") as out:
+            out.write("\n" + table)
+    return 0
+
+
+def report(results: dict[str, list[dict[str, Any]]], stages: dict[str, float],
+           args: argparse.Namespace, fds: int) -> str:
+    mode = f"open loop at {args.rate:,.0f} events/s" if args.rate else "closed loop"
+    command = "python -m bench.load " + " ".join(a for a in sys.argv[1:]) if sys.argv[1:] \
+        else "python -m bench.load"
+    lines = [f"### Load — {datetime.date.today().isoformat()}", "",
+             f"- command: `{command.strip()}`", f"- machine: {machine()}; servers pinned to "
+             f"CPU 0, {args.processes} load-generator processes on CPU 1; fd limit {fds}",
+             f"- {args.visitors:,} visitors, {mode}, {args.duration:g} s per run, "
+             f"{args.rules:,} generated rules on the engine; medians of {args.runs} run(s) "
+             "(min–max)", "",
+             "| target | events/s | ×A | ×B | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | "
+             "errors |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    medians = {t: statistics.median(r["throughput"] for r in rs) for t, rs in results.items()
+               if rs}
+    names = {"echo": "A: bare echo", "redis": "B: echo + redis.asyncio EVALSHA",
+             "engine": "Ondo engine"}
+    for target, runs in results.items():
+        if not runs:
+            continue
+        best = sorted(runs, key=lambda r: r["throughput"])[len(runs) // 2]
+        lat: Histogram = best["latency"]
+        low, high = (f(r["throughput"] for r in runs) for f in (min, max))
+        spread = f"{low:,.0f}–{high:,.0f}"
+        errors = {k: v for r in runs for k, v in r["errors"].items()} or "none"
+        ratio_a = medians[target] / medians["echo"] if medians.get("echo") else float("nan")
+        ratio_b = medians[target] / medians["redis"] if medians.get("redis") else float("nan")
+        lines.append(
+            f"| {names[target]} | {medians[target]:,.0f} ({spread}) | {ratio_a:.2f} | "
+            f"{ratio_b:.2f} | {lat.percentile(50) / 1e3:.2f} | {lat.percentile(90) / 1e3:.2f} | "
+            f"{lat.percentile(99) / 1e3:.2f} | {lat.percentile(99.9) / 1e3:.2f} | "
+            f"{lat.max_us / 1e3:.1f} | {errors} |")
+    if stages:
+        lines += ["", "Engine stages (mean µs per event, from /metrics): " + ", ".join(
+            f"{k} {v:.0f}" for k, v in sorted(stages.items()))]
+    engine_runs = results.get("engine") or []
+    if engine_runs:
+        actions = engine_runs[-1]["actions"]
+        top = sorted(actions.items(), key=lambda kv: -kv[1])[:5]
+        lines.append("Actions received (last run, top rules): " + (
+            ", ".join(f"{k} {v}" for k, v in top) or "none"))
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,225 @@
+"""A cheap websocket load generator: raw asyncio Protocols speaking just enough
+RFC 6455 (client handshake, masked text frames with a zero mask key, server
+text/close/ping frames), so the generator does not measure itself.
+
+One process runs many visitors; ``run_process`` is its entry point and returns
+a ``Tally`` (histogram + counts) for the parent to merge.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import random
+import struct
+import time
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from bench.histogram import Histogram
+from bench.journeys import Journey
+
+_ZERO_MASK = b"\x00\x00\x00\x00"
+
+
+def text_frame(payload: bytes) -> bytes:
+    """A client text frame, masked with the zero key (so the payload is as is)."""
+    size = len(payload)
+    if size < 126:
+        header = struct.pack("!BB", 0x81, 0x80 | size)
+    elif size < 65536:
+        header = struct.pack("!BBH", 0x81, 0x80 | 126, size)
+    else:
+        header = struct.pack("!BBQ", 0x81, 0x80 | 127, size)
+    return header + _ZERO_MASK + payload
+
+
+@dataclass
+class Tally:
+    latency: Histogram = field(default_factory=Histogram)
+    sent: int = 0
+    acked: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+    actions: dict[str, int] = field(default_factory=dict)
+    refused: int = 0
+    closed: int = 0
+
+
+class Client(asyncio.Protocol):
+    def __init__(self, tally: Tally, on_open: asyncio.Future[None]) -> None:
+        self.tally = tally
+        self.on_open = on_open
+        self.buffer = b""
+        self.open = False
+        self.transport: asyncio.Transport | None = None
+        self.pending: dict[str, float] = {}  # event id -> intended send time
+        self.acked = asyncio.Event()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        if not self.open:
+            end = self.buffer.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            head, self.buffer = self.buffer[:end], self.buffer[end + 4:]
+            if b" 101 " not in head.split(b"\r\n", 1)[0]:
+                self.tally.refused += 1
+                if not self.on_open.done():
+                    self.on_open.set_exception(ConnectionRefusedError(head[:60].decode()))
+                return
+            self.open = True
+            if not self.on_open.done():
+                self.on_open.set_result(None)
+        while len(self.buffer) >= 2:
+            first, second = self.buffer[0], self.buffer[1]
+            size, offset = second & 0x7F, 2
+            if size == 126:
+                if len(self.buffer) < 4:
+                    return
+                size, offset = struct.unpack("!H", self.buffer[2:4])[0], 4
+            elif size == 127:
+                if len(self.buffer) < 10:
+                    return
+                size, offset = struct.unpack("!Q", self.buffer[2:10])[0], 10
+            if len(self.buffer) < offset + size:
+                return
+            payload = self.buffer[offset:offset + size]
+            self.buffer = self.buffer[offset + size:]
+            opcode = first & 0x0F
+            if opcode in (1, 2):
+                self.frame(payload)
+            elif opcode == 8:
+                self.tally.closed += 1
+                if self.transport:
+                    self.transport.close()
+            elif opcode == 9 and self.transport:
+                self.transport.write(struct.pack("!BB", 0x8A, 0x80 | len(payload)) + _ZERO_MASK
+                                     + payload)
+
+    def frame(self, payload: bytes) -> None:
+        message = json.loads(payload)
+        kind = message.get("t")
+        if kind == "action":
+            rule = message.get("rule", "?")
+            self.tally.actions[rule] = self.tally.actions.get(rule, 0) + 1
+            return
+        event_id = message.get("id")
+        started = self.pending.pop(event_id, None) if event_id else None
+        if started is None:
+            return
+        if kind == "error":
+            code = message.get("code", "?")
+            self.tally.errors[code] = self.tally.errors.get(code, 0) + 1
+        else:
+            self.tally.acked += 1
+            self.tally.latency.record((time.perf_counter() - started) * 1e6)
+        self.acked.set()
+
+    def send(self, event_id: str, frame: bytes, intended: float) -> None:
+        self.pending[event_id] = intended
+        self.tally.sent += 1
+        assert self.transport is not None
+        self.transport.write(frame)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.open = False
+        if not self.on_open.done():
+            self.on_open.set_exception(exc or ConnectionResetError())
+
+
+async def connect(host: str, port: int, path: str, origin: str, tally: Tally) -> Client:
+    loop = asyncio.get_running_loop()
+    opened: asyncio.Future[None] = loop.create_future()
+    _, client = await loop.create_connection(lambda: Client(tally, opened), host, port)
+    key = base64.b64encode(os.urandom(16)).decode()
+    assert client.transport is not None
+    client.transport.write((
+        f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+        f"Sec-WebSocket-Protocol: ondo.v1\r\nOrigin: {origin}\r\n\r\n").encode())
+    await asyncio.wait_for(opened, timeout=30)
+    return client
+
+
+@dataclass
+class Plan:
+    host: str
+    port: int
+    site: str
+    origin: str
+    visitors: int
+    duration: float
+    rate: float  # events per second for this process; 0 = closed loop
+    seed: int
+    think: float = 0.0  # mean think time in closed loop (exponential), seconds
+
+
+async def _visitor(plan: Plan, index: int, tally: Tally, deadline: float,
+                   rng: random.Random) -> None:
+    journey = Journey(rng, f"p{plan.seed}v{index}")
+    path = f"/v1/ws?site={plan.site}&visitor={journey.visitor}"
+    client = await connect(plan.host, plan.port, path, plan.origin, tally)
+    assert client.transport is not None
+    client.transport.write(text_frame(journey.hello()))
+    interval = plan.visitors / plan.rate if plan.rate else 0.0
+    next_at = time.perf_counter() + rng.random() * interval
+    while time.perf_counter() < deadline and client.open:
+        event_id, payload = journey.next_event()
+        if interval:
+            delay = next_at - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            # Latency counts from the intended send time: no coordinated omission.
+            client.send(event_id, text_frame(payload), next_at)
+            next_at += interval
+        else:
+            client.acked.clear()
+            client.send(event_id, text_frame(payload), time.perf_counter())
+            try:
+                await asyncio.wait_for(client.acked.wait(), timeout=max(0.1, deadline -
+                                                                          time.perf_counter()))
+            except TimeoutError:
+                break
+            if plan.think:
+                await asyncio.sleep(rng.expovariate(1 / plan.think))
+    await asyncio.sleep(0.5 if interval else 0)  # let the last acks arrive
+    client.transport.close()
+
+
+async def _run(plan: Plan) -> Tally:
+    tally = Tally()
+    rng = random.Random(plan.seed)
+    start = time.perf_counter()
+    deadline = start + plan.duration
+    tasks = []
+    for index in range(plan.visitors):
+        tasks.append(asyncio.create_task(_visitor(plan, index, tally, deadline,
+                                                  random.Random(rng.random()))))
+        if index % 50 == 49:
+            await asyncio.sleep(0)  # do not storm the accept queue
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    failures = [r for r in results if isinstance(r, BaseException)]
+    if failures:
+        tally.errors["connect"] = tally.errors.get("connect", 0) + len(failures)
+    return tally
+
+
+def run_process(plan: Plan, cpu: int | None = None) -> dict[str, Any]:
+    if cpu is not None and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {cpu})
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    tally = asyncio.run(_run(plan))
+    return {"counts": tally.latency.counts, "total": tally.latency.total,
+            "max": tally.latency.max_us, "sent": tally.sent, "acked": tally.acked,
+            "errors": tally.errors, "actions": tally.actions, "refused": tally.refused,
+            "closed": tally.closed}
