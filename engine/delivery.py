@@ -72,6 +72,12 @@ class Context:
     visit: int  # the visitor's visit number (sessions)
     is_member: bool = False
     login_url: str = ""  # e.g. "/member/login.html?returnUrl={return}"
+    today: str = field(init=False, default="")  # YYYYMMDD in the site's time zone
+
+    def __post_init__(self) -> None:
+        # Computed once per event, not once per matched rule.
+        object.__setattr__(self, "today",
+                           datetime.fromtimestamp(self.now, self.tz).strftime("%Y%m%d"))
 
 
 def holdout_share(visitor: str, rule: str) -> float:
@@ -120,15 +126,14 @@ def in_schedule(schedule: Schedule | None, now: float, tz: ZoneInfo) -> bool:
 
 def capped(rule: Rule, cap: Mapping[str, Any], ctx: Context) -> bool:
     freq = rule.frequency
-    if freq is None:
+    if freq is None or not cap:
         return False
     if freq.per == "visitor":
         shown = int(cap.get("n", 0))
     elif freq.per == "session":
         shown = int(cap.get("sn", 0)) if cap.get("s") == ctx.visit else 0
     elif freq.per == "day":
-        today = datetime.fromtimestamp(ctx.now, ctx.tz).strftime("%Y%m%d")
-        shown = int(cap.get("dn", 0)) if cap.get("d") == today else 0
+        shown = int(cap.get("dn", 0)) if cap.get("d") == ctx.today else 0
     else:
         shown = sum(1 for t in cap.get("t", ()) if t > ctx.now - freq.seconds)
     return shown >= freq.max
@@ -141,8 +146,7 @@ def fatigued(ruleset: Ruleset, fatigue: Mapping[str, Any], chosen: int, ctx: Con
         if this_visit + chosen >= budget.max_per_session:
             return True
     if budget.max_per_day is not None:
-        today = datetime.fromtimestamp(ctx.now, ctx.tz).strftime("%Y%m%d")
-        day = int(fatigue.get("dn", 0)) if fatigue.get("d") == today else 0
+        day = int(fatigue.get("dn", 0)) if fatigue.get("d") == ctx.today else 0
         if day + chosen >= budget.max_per_day:
             return True
     if budget.min_interval:
@@ -184,9 +188,9 @@ def deliver(ruleset: Ruleset, rules_by_id: Mapping[str, Rule], matched: Sequence
         rule = rules_by_id[rule_id]
         cap = caps.get(rule_id) or {}
         winner = None
-        if not on_page(rule, path):
+        if rule.pages is not None and not on_page(rule, path):
             reason = Reason.OFF_PAGE
-        elif not in_schedule(rule.schedule, ctx.now, ctx.tz):
+        elif rule.schedule is not None and not in_schedule(rule.schedule, ctx.now, ctx.tz):
             reason = Reason.OFF_SCHEDULE
         elif cap.get("stop"):
             reason = Reason.STOPPED

@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from engine.counters import Counters
-from engine.delivery import Context, deliver
+from engine.delivery import Context, Reason, deliver
 from engine.device import device_of
 from engine.frames import Event
 from engine.identity import verify_member
@@ -148,12 +148,15 @@ class EventFlow:
                            caps if isinstance(caps, dict) else {},
                            fatigue if isinstance(fatigue, dict) else {}, ctx)
         counts: dict[str, int] = {}
+        site_id = site.config.id
+        by_rule = self.metrics.rules
         for outcome in decision.outcomes:
-            self.metrics.rules[(site.config.id, outcome.rule, outcome.reason)] += 1
-            counts[f"{outcome.rule}|matched"] = counts.get(f"{outcome.rule}|matched", 0) + 1
-            if outcome.reason in ("held_out", "shown"):
-                name = "sent" if outcome.reason == "shown" else "held_out"
-                counts[f"{outcome.rule}|{name}"] = 1
+            by_rule[(site_id, outcome.rule, outcome.reason)] += 1
+            counts[outcome.rule + "|matched"] = 1
+            if outcome.reason is Reason.SHOWN:
+                counts[outcome.rule + "|sent"] = 1
+            elif outcome.reason is Reason.HELD_OUT:
+                counts[outcome.rule + "|held_out"] = 1
         self.counters.add(site.config.id, stored.day, counts)
         for action in decision.actions:
             frames.append({"t": ServerFrame.ACTION, "id": action.id, "rule": action.rule,

@@ -109,6 +109,7 @@ class RedisStore:
                                            health_check_interval=0)
         self.pipeline = AutoPipeline(self.client)
         self.event_script = Script("event.lua")
+        self._loading = asyncio.Lock()
         self.session_timeout = session_timeout
         self.profile_ttl = int(profile_ttl)
         self.dedupe_ttl = int(dedupe_ttl)
@@ -120,8 +121,11 @@ class RedisStore:
             try:
                 return await self.pipeline.call(*command)
             except NoScriptError:
-                # First call, or Redis restarted and lost its script cache.
-                await self.client.script_load(script.source)
+                # First call, or Redis restarted and lost its script cache. One
+                # SCRIPT LOAD for all the events that hit this at once.
+                async with self._loading:
+                    if await self.client.script_exists(script.sha) != [True]:
+                        await self.client.script_load(script.source)
                 return await self.pipeline.call(*command)
         except _DOWN as exc:
             self.errors += 1
