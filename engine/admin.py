@@ -21,7 +21,7 @@ from engine.delivery import Context, deliver
 from engine.events import Visitor
 from engine.profile import flat_profile
 from engine.protocol import ServerFrame
-from engine.server_events import EventError, parse_batch
+from engine.server_events import EventError, ServerEvent, parse_batch
 from engine.signing import SignatureError, verify
 from engine.site import ActiveRules, LiveSite
 from engine.store import Applied, StoredEvent, StoreUnavailable
@@ -239,6 +239,12 @@ async def post_events(request: Request) -> Response:
         return error(422, "body", "not valid JSON")
     except EventError as exc:
         return error(422, exc.field, str(exc))
+    return await apply_server_events(request.app, site, events)
+
+
+async def apply_server_events(app: Any, site: LiveSite, events: list[ServerEvent]) -> Response:
+    """Store verified server events in order, pushing what they trigger."""
+    state = app.state
     now = state.clock.now()
     tz = site.config.tz
     results: list[dict[str, str]] = []
@@ -255,8 +261,7 @@ async def post_events(request: Request) -> Response:
                          "content", done=results)
         results.append({"id": event.id, "status": result.status.value})
         if result.status is Applied.NEW and site.rules is not None:
-            await _push(request.app, site, event.profile, event.type, event.id,
-                        result.profile, now)
+            await _push(app, site, event.profile, event.type, event.id, result.profile, now)
     return JSONResponse({"events": results})
 
 

@@ -24,7 +24,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 import rules
-from engine import admin
+from engine import admin, demo
 from engine.clock import Clock, SystemClock
 from engine.config import Config
 from engine.counters import Counters
@@ -78,6 +78,7 @@ def create_app(config: Config, redis_url: str, *, clock: Clock | None = None,
 
     app = Starlette(routes=[
         *admin.routes(),
+        *(demo.routes() if demo.SITE in config.sites else []),
         WebSocketRoute(WS_PATH, ws),
         Route(BEACON_PATH, beacon, methods=["POST"]),
         Route("/healthz", healthz),

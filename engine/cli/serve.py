@@ -72,6 +72,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"Ondo engine on {base} (websocket {base.replace('http', 'ws')}/v1/ws), "
               f"sites: {', '.join(config.sites)}; health: {base}/healthz; "
               f"{config.workers} worker(s)")
+        if "demo-shop" in config.sites:
+            print(f"Demo storefront: {base}/demo/  (admin token of the demo: demo-admin-token)")
         options: dict[str, Any] = {
             "host": config.host, "port": config.port, "ws": "websockets-sansio",
             "ws_max_size": config.limits.max_frame_bytes,

@@ -1,0 +1,110 @@
+// Ondo's widget: one script tag, one global (window.ondo).
+//   <script async src="https://ENGINE/widget.js" data-site="demo-shop"></script>
+//   ondo('page', {type, product_id, category}); ondo('cart', items);
+//   ondo('identify', {member_id, signature}); ondo('track', name, props)
+import { BEACON_PATH, WS_PATH } from "./protocol.js";
+import { Outbox } from "./outbox.js";
+import { Socket } from "./socket.js";
+import { visitorId } from "./ids.js";
+import { watch } from "./arming.js";
+import { render } from "./render.js";
+
+function storage(win, name) {
+  try {
+    const s = win[name];
+    s.setItem("ondo.test", "1");
+    s.removeItem("ondo.test");
+    return s;
+  } catch (_) {
+    return null;
+  }
+}
+
+function boot(win) {
+  const doc = win.document;
+  const script = doc.currentScript || doc.querySelector("script[data-site][src*='widget.js']");
+  if (!script || win.ondo && win.ondo.loaded) return;
+  const site = script.getAttribute("data-site");
+  const engine = new URL(script.src, win.location.href);
+  const visitor = visitorId(storage(win, "localStorage"), doc);
+  const outbox = new Outbox(storage(win, "sessionStorage"));
+  const wsUrl = `${engine.protocol === "https:" ? "wss" : "ws"}://${engine.host}${WS_PATH}` +
+    `?site=${encodeURIComponent(site)}&visitor=${encodeURIComponent(visitor)}`;
+  const page = () => ({ url: win.location.href, referrer: doc.referrer, title: doc.title });
+  const shown = new Set();
+  const socket = new Socket({
+    url: wsUrl, page, outbox, WebSocketImpl: win.WebSocket, timers: win,
+    onAction: (action) => {
+      if (shown.has(action.rule)) return; // one of each rule per page
+      shown.add(action.rule);
+      watch(win, action.arming || {}, () => {
+        const reported = new Set();
+        render(win, action, (what) => {
+          if (reported.has(what)) return;
+          reported.add(what);
+          socket.send("report", { action: action.id, rule: action.rule, what });
+        });
+      });
+    },
+  });
+
+  let pageInfo = {};
+  let viewTimer = null;
+  const pageview = () => {
+    // One page view per load or SPA navigation, sent a tick later so that an
+    // ondo('page', ...) call on the same page can describe it.
+    if (viewTimer) win.clearTimeout(viewTimer);
+    viewTimer = win.setTimeout(() => {
+      viewTimer = null;
+      const data = { url: win.location.href, referrer: doc.referrer, title: doc.title };
+      if (pageInfo.type) data.page_type = String(pageInfo.type);
+      if (pageInfo.product_id) data.product_id = String(pageInfo.product_id);
+      if (pageInfo.category) data.category = String(pageInfo.category);
+      socket.send("pageview", data);
+      shown.clear();
+    }, 50);
+  };
+  const api = (command, ...args) => {
+    if (command === "page") pageInfo = args[0] || {};
+    else if (command === "cart") socket.send("cart", { items: (args[0] || []).map((item) => ({
+      product_id: String(item.product_id), qty: Number(item.qty || 1),
+      price: Number(item.price || 0) })) });
+    else if (command === "identify") socket.send("identify", {
+      member_id: String((args[0] || {}).member_id || ""),
+      signature: String((args[0] || {}).signature || "") });
+    else if (command === "track") socket.send("track", { name: String(args[0]), props: args[1] || {} });
+  };
+  const queued = (win.ondo && win.ondo.q) || [];
+  const ondo = (...args) => { try { api(...args); } catch (_) { /* never break the page */ } };
+  ondo.loaded = true;
+  win.ondo = ondo;
+  for (const args of queued) ondo(...args);
+
+  for (const method of ["pushState", "replaceState"]) {
+    const original = win.history[method];
+    win.history[method] = function (...args) {
+      const before = win.location.href;
+      const result = original.apply(this, args);
+      if (win.location.href !== before && method === "pushState") { pageInfo = {}; pageview(); }
+      return result;
+    };
+  }
+  win.addEventListener("popstate", () => { pageInfo = {}; pageview(); });
+  const flush = () => {
+    const events = outbox.pending();
+    if (events.length && win.navigator.sendBeacon) {
+      win.navigator.sendBeacon(`${engine.origin}${BEACON_PATH}`,
+        JSON.stringify({ site, visitor, events }));
+    }
+  };
+  win.addEventListener("pagehide", flush);
+  doc.addEventListener("visibilitychange", () => { if (doc.visibilityState === "hidden") flush(); });
+  pageview();
+  socket.connect();
+}
+
+try {
+  boot(window);
+} catch (_) {
+  /* the widget never breaks the host page */
+}
