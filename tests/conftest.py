@@ -65,10 +65,11 @@ class _Server(uvicorn.Server):
 
 
 @contextlib.contextmanager
-def run_engine(config: Config, redis_url: str) -> Iterator[Engine]:
-    clock = ManualClock(START)
+def run_engine(config: Config, redis_url: str, port: int | None = None,
+               clock: ManualClock | None = None) -> Iterator[Engine]:
+    clock = clock or ManualClock(START)
     app = create_app(config, redis_url, clock=clock)
-    port = free_port()
+    port = port or free_port()
     server = _Server(uvicorn.Config(
         app, host="127.0.0.1", port=port, ws="websockets-sansio", log_level="warning",
         ws_max_size=config.limits.max_frame_bytes, ws_per_message_deflate=False,

@@ -1,0 +1,97 @@
+"""A real headless Chromium (Debian's, driven by Playwright) against a real
+engine serving the demo storefront and the built widget."""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from engine.app import WIDGET
+from engine.clock import ManualClock
+from engine.config import Config
+from engine.embedded import free_port
+from tests.conftest import Engine, run_engine, site_config
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync"]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+ADMIN_TOKEN = "browser-admin-token"
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian's chromium is missing: apt-get install chromium fonts-nanum "
+                    "(./scripts/test installs it as root)")
+    if not WIDGET.exists():
+        pytest.fail("widgets/dist/widget.js is not built: cd widgets && npm ci && npm run build")
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield instance
+        instance.close()
+
+
+class ShopPages:
+    """A shop's own pages on another origin (a real HTTP server on loopback),
+    with the one script tag pointing at the engine."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.origin = f"http://127.0.0.1:{self.port}"
+        self.pages: dict[str, bytes] = {}
+        pages = self.pages
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                body = pages.get(self.path)
+                self.send_response(200 if body is not None else 404)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.end_headers()
+                self.wfile.write(body or b"")
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def shop_pages() -> Iterator[ShopPages]:
+    pages = ShopPages()
+    yield pages
+    pages.close()
+
+
+@pytest.fixture
+def shop(redis_url: str, shop_pages: ShopPages) -> Iterator[Engine]:
+    port = free_port()
+    config = Config(sites={"demo-shop": site_config(
+        origins=(f"http://127.0.0.1:{port}", shop_pages.origin),
+        admin_token_sha256=hashlib.sha256(ADMIN_TOKEN.encode()).hexdigest())})
+    # The browser runs on real time; the clock only starts at "now".
+    with run_engine(config, redis_url, port, ManualClock(time.time())) as engine:
+        yield engine
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="ko-KR")
+    tab = context.new_page()
+    tab.errors = []  # type: ignore[attr-defined]
+    tab.on("console", lambda m: m.type == "error" and tab.errors.append(m.text))  # type: ignore[attr-defined]
+    tab.on("pageerror", lambda e: tab.errors.append(str(e)))  # type: ignore[attr-defined]
+    yield tab
+    context.close()
