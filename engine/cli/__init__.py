@@ -10,20 +10,14 @@ from collections.abc import Sequence
 
 # Modules under engine.cli that define ``register(subparsers)``. Each
 # subcommand sets ``func`` (args -> exit status) as its parser default.
-VERB_MODULES = ("rules", "serve", "doctor")
+VERB_MODULES = ("rules", "serve", "doctor", "bench")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ondo", description="Ondo real-time IF/DO rules engine")
     subparsers = parser.add_subparsers(dest="verb", required=True, metavar="COMMAND")
     for name in VERB_MODULES:
-        try:
-            module = importlib.import_module(f"engine.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"engine.cli.{name}":
-                raise
-            continue
-        module.register(subparsers)
+        importlib.import_module(f"engine.cli.{name}").register(subparsers)
     return parser
 
 

@@ -26,8 +26,10 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 ADMIN_TOKEN = "browser-admin-token"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    # Module scope: Playwright's sync API owns the thread's event loop while it
+    # runs; it must be gone before other tests call asyncio.run().
     if not Path(CHROMIUM).exists():
         pytest.fail("Debian's chromium is missing: apt-get install chromium fonts-nanum "
                     "(./scripts/test installs it as root)")
