@@ -21,6 +21,16 @@ DAY = 86_400
 NAVER_AD = "/demo/index.html?n_media=27758&n_query=%EA%B0%80%EB%B0%A9&n_rank=1"
 
 
+def screenshots(page: Page, widget: str) -> None:
+    """The widget as it is now, at desktop and phone sizes (test-artifacts/)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{widget}-desktop.png"))
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(ARTIFACTS / f"{widget}-mobile.png"))
+    page.set_viewport_size({"width": 1280, "height": 800})
+
+
 def host(page: Page, rule: str) -> Any:
     return page.locator(f"ondo-widget[data-ondo-rule='{rule}']")
 
@@ -48,8 +58,9 @@ def test_ad_returner_gets_the_bookmark_prompt_and_a_close_stops_it(page: Page,
     go(page, shop, NAVER_AD)
     prompt = host(page, "bookmark-ad-returners")
     expect(prompt).to_be_visible(timeout=5000)
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "bookmark_prompt-desktop.png"))
+    screenshots(page, "bookmark_prompt")
+    box = prompt.bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 1280
     page.keyboard.press("Escape")  # closes, and stop_after: [close] holds from now on
     expect(prompt).to_have_count(0)
     page.wait_for_timeout(300)
@@ -80,7 +91,7 @@ def test_a_loyal_regular_gets_the_coupon_button_and_its_link_asks_for_a_login(
     _buy(page, shop, "1004", 4)  # 356,000원: the purchase is pushed to the open page
     button = host(page, "loyal-coupon")
     expect(button).to_be_visible(timeout=5000)
-    page.screenshot(path=str(ARTIFACTS / "popcorn_button-desktop.png"))
+    screenshots(page, "popcorn_button")
     button.click(position={"x": 40, "y": 20})
     page.wait_for_url("**/member/login.html?returnUrl=*", timeout=5000)
     assert "returnUrl=%2Fcoupon%2Fdownload%3Fcode%3DLOYAL15" in page.url
@@ -96,7 +107,7 @@ def test_a_regular_with_a_3man_cart_gets_the_upsell_banner(page: Page, shop: Eng
     expect(banner).to_be_visible(timeout=5000)
     box = banner.bounding_box()
     assert box is not None and box["x"] < 200  # bottom-left, clear of chat buttons
-    page.screenshot(path=str(ARTIFACTS / "round_floating-desktop.png"))
+    screenshots(page, "round_floating")
 
 
 def test_the_widget_recovers_from_an_engine_restart_without_a_reload(

@@ -100,7 +100,9 @@ function boot(win) {
   win.addEventListener("pagehide", flush);
   doc.addEventListener("visibilitychange", () => { if (doc.visibilityState === "hidden") flush(); });
   pageview();
-  socket.connect();
+  // Connect once the page has loaded: the widget never competes with the shop's own load.
+  if (doc.readyState === "complete") socket.connect();
+  else win.addEventListener("load", () => socket.connect(), { once: true });
 }
 
 try {
