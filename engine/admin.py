@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -69,15 +70,29 @@ def _admin(request: Request) -> LiveSite | JSONResponse:
     return error(401, "authorization", "wrong token")
 
 
+Handler = Callable[[Request, LiveSite], Awaitable[Response]]
+
+
+def admin_endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    """The site and its admin token checked once for every admin route."""
+
+    async def endpoint(request: Request) -> Response:
+        site = _admin(request)
+        if isinstance(site, JSONResponse):
+            return site
+        return await handler(request, site)
+
+    endpoint.__name__ = handler.__name__
+    return endpoint
+
+
 def _problems(compiled: rules.Compiled) -> dict[str, Any]:
     return {"errors": [p.as_json() for p in compiled.errors],
             "warnings": [p.as_json() for p in compiled.warnings]}
 
 
-async def put_rules(request: Request) -> Response:
-    site = _admin(request)
-    if isinstance(site, JSONResponse):
-        return site
+@admin_endpoint
+async def put_rules(request: Request, site: LiveSite) -> Response:
     body = await _body(request)
     if isinstance(body, JSONResponse):
         return body
@@ -103,10 +118,8 @@ async def put_rules(request: Request) -> Response:
                          **_problems(compiled)})
 
 
-async def validate_rules(request: Request) -> Response:
-    site = _admin(request)
-    if isinstance(site, JSONResponse):
-        return site
+@admin_endpoint
+async def validate_rules(request: Request, site: LiveSite) -> Response:
     body = await _body(request)
     if isinstance(body, JSONResponse):
         return body
@@ -116,18 +129,14 @@ async def validate_rules(request: Request) -> Response:
                         status_code=status)
 
 
-async def list_versions(request: Request) -> Response:
-    site = _admin(request)
-    if isinstance(site, JSONResponse):
-        return site
+@admin_endpoint
+async def list_versions(request: Request, site: LiveSite) -> Response:
     versions = await request.app.state.versions.list(site.config.id)
     return JSONResponse({"versions": [v.as_json() for v in versions]})
 
 
-async def active_rules(request: Request) -> Response:
-    site = _admin(request)
-    if isinstance(site, JSONResponse):
-        return site
+@admin_endpoint
+async def active_rules(request: Request, site: LiveSite) -> Response:
     versions = request.app.state.versions
     version = await versions.active(site.config.id)
     source = await versions.source(site.config.id, version) if version else None
@@ -137,10 +146,8 @@ async def active_rules(request: Request) -> Response:
                              headers={"X-Ondo-Version": version or ""})
 
 
-async def rollback(request: Request) -> Response:
-    site = _admin(request)
-    if isinstance(site, JSONResponse):
-        return site
+@admin_endpoint
+async def rollback(request: Request, site: LiveSite) -> Response:
     try:
         version = json.loads(await request.body()).get("version")
     except (ValueError, AttributeError):
@@ -155,10 +162,8 @@ async def rollback(request: Request) -> Response:
     return JSONResponse({"version": version})
 
 
-async def explain(request: Request) -> Response:
-    site = _admin(request)
-    if isinstance(site, JSONResponse):
-        return site
+@admin_endpoint
+async def explain(request: Request, site: LiveSite) -> Response:
     try:
         data = json.loads(await request.body() or b"{}")
     except ValueError:
