@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from rules import options
 from rules.conditions import FALSE, TRUE, Cond, Lowering, PredicateTable, did_you_mean, emit
+from rules.content import read_action
 from rules.errors import Problem, Severity
 from rules.options import Report, kind_of, mapping_items
 from rules.parse import ParseError, parse
@@ -19,16 +20,12 @@ from rules.ruleset import (
     DEFAULT_TRIGGERS,
     STOP_AFTER,
     TRIGGERS,
-    WIDGETS,
-    Action,
-    Arming,
     Fatigue,
     Frequency,
     Pages,
     Rule,
     Ruleset,
     Schedule,
-    TemplatePart,
 )
 from rules.source import (
     Located,
@@ -41,7 +38,6 @@ from rules.source import (
     is_string,
     scalar_value,
 )
-from rules.template import compile_template
 from rules.tree import Expr
 
 MAX_FILE_BYTES = 8 * 1024 * 1024
@@ -52,19 +48,6 @@ DEFAULT_FREQUENCY = Frequency(1, "session")
 TOP_KEYS = ("version", "site", "timezone", "segments", "fatigue", "rules")
 RULE_KEYS = ("id", "on", "if", "do", "priority", "frequency", "stop_after", "schedule", "pages",
              "holdout", "enabled")
-ARMING_KEYS = ("delay", "scroll", "exit_intent", "idle")
-POSITIONS = ("bottom-right", "bottom-left", "top-right", "top-left", "right", "left")
-
-# Content fields of each widget: (required, optional). Text fields are templates.
-WIDGET_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "popcorn_button": (("text",), ("link", "icon", "position")),
-    "push_note": (("title",), ("body", "link", "image", "duration")),
-    "round_floating": ((), ("text", "image", "link", "position")),
-    "bookmark_prompt": (("text",), ()),
-}
-TEXT_FIELDS = ("text", "title", "body", "icon")
-URL_FIELDS = ("link", "image")
-MAX_TEXT = 500
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _SITE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 
@@ -316,7 +299,7 @@ class _FileCompiler:
             report.error(node, f"rule '{rule_id or '?'}' has no `do`",
                          "add `do: {widget: popcorn_button, text: \"...\"}`")
         else:
-            action = self.action(values["do"])
+            action = read_action(values["do"], self.source, report)
         priority = 0
         if "priority" in values:
             priority = options.integer(values["priority"], report, "priority", -1000, 1000) or 0
@@ -377,105 +360,3 @@ class _FileCompiler:
             else:
                 out.add(word)
         return tuple(s for s in STOP_AFTER if s in out)
-
-    def action(self, node: Node) -> Action | None:
-        report = self.report
-        if not isinstance(node, MappingNode):
-            report.error(node, f"expected `do` as a mapping with a widget, found {kind_of(node)}",
-                         "e.g. do: {widget: push_note, title: \"...\"}")
-            return None
-        widget_node = next((v for k, v in node.value if k.value == "widget"), None)
-        widget = widget_node.value if isinstance(widget_node, ScalarNode) else None
-        if widget_node is None:
-            report.error(node, "`do` needs a widget", "widget: " + " | ".join(WIDGETS))
-            return None
-        if widget not in WIDGETS:
-            report.error(widget_node, f"unknown widget {widget!r}",
-                         did_you_mean(str(widget), list(WIDGETS))
-                         or "widgets: " + ", ".join(WIDGETS))
-            return None
-        required, optional = WIDGET_FIELDS[widget]
-        allowed = ("widget", *required, *optional, *ARMING_KEYS, "login_required")
-        content: dict[str, tuple[TemplatePart, ...]] = {}
-        arming: dict[str, float | int | bool] = {}
-        login_required = False
-        ok = True
-        for key, _, value in mapping_items(node, report, allowed, f"a {widget}"):
-            if key == "widget":
-                continue
-            if key in TEXT_FIELDS:
-                parts = self.text(value, key)
-                ok = ok and parts is not None
-                if parts is not None:
-                    content[key] = parts
-            elif key in URL_FIELDS:
-                url = options.link(value, report, key)
-                ok = ok and url is not None
-                if url is not None:
-                    content[key] = (url,)
-            elif key == "position":
-                where = value.value if isinstance(value, ScalarNode) else None
-                if where not in POSITIONS:
-                    report.error(value, f"unknown position {where!r}",
-                                 did_you_mean(str(where), list(POSITIONS))
-                                 or "positions: " + ", ".join(POSITIONS))
-                    ok = False
-                else:
-                    content[key] = (str(where),)
-            elif key == "duration":
-                seconds = options.duration(value, report, "duration")
-                ok = ok and seconds is not None
-                if seconds is not None:
-                    content[key] = (f"{seconds:g}",)
-            elif key in ("delay", "idle"):
-                seconds = options.duration(value, report, key)
-                ok = ok and seconds is not None
-                arming[key] = seconds or 0.0
-            elif key == "scroll":
-                pct = self.percent(value)
-                ok = ok and pct is not None
-                arming[key] = pct or 0
-            elif key == "exit_intent":
-                flag = options.boolean(value, report, key)
-                ok = ok and flag is not None
-                arming[key] = bool(flag)
-            else:
-                login_required = options.boolean(value, report, key) is True
-        given = {k.value for k, _ in node.value if isinstance(k, ScalarNode)}
-        for key in required:
-            if key not in given:
-                report.error(node, f"{widget} needs `{key}`", f'add {key}: "..."')
-                ok = False
-        if widget == "round_floating" and not given & {"text", "image"}:
-            report.error(node, "round_floating needs `text` or `image`")
-            ok = False
-        if login_required and "link" not in given:
-            report.error(node, "login_required needs a `link`")
-            ok = False
-        if not ok:
-            return None
-        return Action(widget, content, Arming(**arming), login_required)  # type: ignore[arg-type]
-
-    def text(self, node: Node, what: str) -> tuple[TemplatePart, ...] | None:
-        if not isinstance(node, ScalarNode) or scalar_value(node) is None:
-            self.report.error(node, f"expected text for {what}, found {kind_of(node)}")
-            return None
-        text = self.source.scalar_text(node)
-        if len(text.text) > MAX_TEXT:
-            self.report.error(node, f"{what} is too long: {len(text.text)} characters "
-                              f"(limit {MAX_TEXT})")
-            return None
-        parts, errors = compile_template(text.text)
-        for err in errors:
-            self.report.error(text.position(err.offset), err.message, err.hint)
-        return None if errors else parts
-
-    def percent(self, node: Node) -> int | None:
-        value = scalar_value(node) if isinstance(node, ScalarNode) else None
-        if isinstance(value, str) and re.fullmatch(r"\s*\d{1,3}\s*%\s*", value):
-            value = int(value.strip().rstrip("%"))
-        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100:
-            self.report.error(node, f"expected a scroll depth 0-100%, found {kind_of(node)}",
-                              'e.g. scroll: "50%"')
-            return None
-        return value
