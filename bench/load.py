@@ -53,9 +53,9 @@ def _pin(cpu: int) -> None:
 
 
 @contextlib.contextmanager
-def server(command: list[str], port: int) -> Iterator[str]:
+def server(command: list[str], port: int, pin: bool = True) -> Iterator[str]:
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            preexec_fn=lambda: _pin(0))
+                            preexec_fn=(lambda: _pin(0)) if pin else None)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -112,6 +112,44 @@ def stage_means(url: str) -> dict[str, float]:
     return {k: float(sums[k]) / int(counts[k]) * 1e6 for k in sums if int(counts.get(k, 0))}
 
 
+def run_targets(targets: list[str], *, rules: int, visitors: int, duration: float,
+                rate: float, processes: int, runs: int, workers: int = 1,
+                ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, float]]:
+    """Start each target in turn and drive it ``runs`` times."""
+    results: dict[str, list[dict[str, Any]]] = {t: [] for t in targets}
+    stages: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp)
+        redis_server = EmbeddedRedis(data / "redis", persist=False).start()
+        rules_path = data / "rules.yaml"
+        rules_path.write_text(rule_file(rules), encoding="utf-8")
+        (data / "sites.toml").write_text(
+            f'[[sites]]\nid = "bench"\norigins = ["{ORIGIN}"]\n'
+            f'secret = "bench-secret-0123456789"\nrules = "{rules_path}"\n', encoding="utf-8")
+        python = sys.executable
+        commands = {
+            "echo": [python, "-m", "bench.reference", "--kind", "echo"],
+            "redis": [python, "-m", "bench.reference", "--kind", "redis", "--redis",
+                      redis_server.url],
+            "engine": [python, "-m", "engine", "serve", "--config", str(data / "sites.toml"),
+                       "--redis", redis_server.url, "--workers", str(workers)],
+        }
+        try:
+            for target in targets:
+                port = free_port()
+                command = [*commands[target], "--port", str(port)]
+                with server(command, port, pin=workers == 1 or target != "engine") as url:
+                    for run in range(runs):
+                        print(f"{target}: run {run + 1}/{runs}", file=sys.stderr)
+                        results[target].append(drive(port, "bench", visitors, duration, rate,
+                                                     processes, run + 1))
+                    if target == "engine" and workers == 1:
+                        stages = stage_means(url)
+        finally:
+            redis_server.stop()
+    return results, stages
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.load", description=__doc__.split(
         "\n\n")[0])
@@ -123,47 +161,26 @@ def main(argv: list[str] | None = None) -> int:
                         help="open loop at this many events/s in total (0: closed loop)")
     parser.add_argument("--processes", type=int, default=2, help="load-generator processes")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=1, help="engine worker processes")
     parser.add_argument("--targets", default="echo,redis,engine")
+    parser.add_argument("--sweep", choices=["rate", "rules", "visitors", "workers"],
+                        help="vary one dimension (see bench/sweeps.py)")
     parser.add_argument("--record", action="store_true", help="append to bench/RESULTS.md")
     args = parser.parse_args(argv)
     if args.quick:
         args.visitors, args.duration, args.runs, args.rules = (min(args.visitors, 500), 4.0,
                                                                1, min(args.rules, 1000))
     fds = raise_fd_limit()
-    targets = args.targets.split(",")
-    results: dict[str, list[dict[str, Any]]] = {t: [] for t in targets}
-    stages: dict[str, float] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        data = Path(tmp)
-        redis_server = EmbeddedRedis(data / "redis", persist=False).start()
-        rules_path = data / "rules.yaml"
-        rules_path.write_text(rule_file(args.rules), encoding="utf-8")
-        (data / "sites.toml").write_text(
-            f'[[sites]]\nid = "bench"\norigins = ["{ORIGIN}"]\n'
-            f'secret = "bench-secret-0123456789"\nrules = "{rules_path}"\n', encoding="utf-8")
-        python = sys.executable
-        commands = {
-            "echo": [python, "-m", "bench.reference", "--kind", "echo"],
-            "redis": [python, "-m", "bench.reference", "--kind", "redis", "--redis",
-                      redis_server.url],
-            "engine": [python, "-m", "engine", "serve", "--config", str(data / "sites.toml"),
-                       "--redis", redis_server.url],
-        }
-        try:
-            for target in targets:
-                port = free_port()
-                command = [*commands[target], "--port", str(port)]
-                with server(command, port) as url:
-                    for run in range(args.runs):
-                        print(f"{target}: run {run + 1}/{args.runs}", file=sys.stderr)
-                        results[target].append(drive(port, "bench", args.visitors,
-                                                     args.duration, args.rate,
-                                                     args.processes, run + 1))
-                    if target == "engine":
-                        stages = stage_means(url)
-        finally:
-            redis_server.stop()
-    table = report(results, stages, args, fds)
+    if args.sweep:
+        from bench.sweeps import sweep
+
+        table = sweep(args, fds)
+    else:
+        results, stages = run_targets(
+            args.targets.split(","), rules=args.rules, visitors=args.visitors,
+            duration=args.duration, rate=args.rate, processes=args.processes, runs=args.runs,
+            workers=args.workers)
+        table = report(results, stages, args, fds)
     print(table)
     if args.record:
         with RESULTS.open("a", encoding="utf-8") as out:
