@@ -4,7 +4,6 @@ category, product, add to cart, cart page, sometimes checkout; then again."""
 
 from __future__ import annotations
 
-import json
 import random
 
 SHOP = "https://shop.example.com"
@@ -27,8 +26,8 @@ class Journey:
         self.cart: list[dict[str, object]] = []
         self.steps: list[tuple[str, dict[str, object]]] = []
 
-    def hello(self) -> bytes:
-        return json.dumps({"t": "hello", "page": {"url": SHOP + "/"}}).encode()
+    def hello(self) -> dict[str, object]:
+        return {"t": "hello", "page": {"url": SHOP + "/"}}
 
     def _plan(self) -> None:
         query, referrer = self.rng.choice(ARRIVALS)
@@ -49,11 +48,10 @@ class Journey:
                                          "page_type": "cart"})]
         self.steps.reverse()
 
-    def next_event(self) -> tuple[str, bytes]:
+    def next_event(self) -> tuple[str, dict[str, object]]:
         if not self.steps:
             self._plan()
         kind, data = self.steps.pop()
         self.n += 1
         event_id = f"{self.visitor}-{self.n}"
-        return event_id, json.dumps({"t": "event", "id": event_id, "kind": kind, "at": 0,
-                                     "data": data}, ensure_ascii=False).encode()
+        return event_id, {"t": "event", "id": event_id, "kind": kind, "at": 0, "data": data}

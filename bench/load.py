@@ -82,10 +82,11 @@ def server(command: list[str], port: int, pin: bool = True) -> Iterator[str]:
 
 
 def drive(port: int, site: str, visitors: int, duration: float, rate: float,
-          processes: int, seed: int) -> dict[str, Any]:
+          processes: int, seed: int, msgpack: bool = False) -> dict[str, Any]:
     plans = [Plan("127.0.0.1", port, site, ORIGIN, visitors // processes + (i < visitors %
                                                                             processes),
-                  duration, rate / processes, seed * 100 + i) for i in range(processes)]
+                  duration, rate / processes, seed * 100 + i, msgpack=msgpack)
+             for i in range(processes)]
     cpu = 1 if (os.cpu_count() or 1) > 1 else None
     ctx = multiprocessing.get_context("fork")
     with ctx.Pool(processes) as pool:
@@ -114,6 +115,7 @@ def stage_means(url: str) -> dict[str, float]:
 
 def run_targets(targets: list[str], *, rules: int, visitors: int, duration: float,
                 rate: float, processes: int, runs: int, workers: int = 1,
+                msgpack: bool = False,
                 ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, float]]:
     """Start each target in turn and drive it ``runs`` times."""
     results: dict[str, list[dict[str, Any]]] = {t: [] for t in targets}
@@ -141,8 +143,9 @@ def run_targets(targets: list[str], *, rules: int, visitors: int, duration: floa
                 with server(command, port, pin=workers == 1 or target != "engine") as url:
                     for run in range(runs):
                         print(f"{target}: run {run + 1}/{runs}", file=sys.stderr)
-                        results[target].append(drive(port, "bench", visitors, duration, rate,
-                                                     processes, run + 1))
+                        results[target].append(drive(
+                            port, "bench", visitors, duration, rate, processes, run + 1,
+                            msgpack=msgpack and target == "engine"))
                     if target == "engine" and workers == 1:
                         stages = stage_means(url)
         finally:
@@ -163,7 +166,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--workers", type=int, default=1, help="engine worker processes")
     parser.add_argument("--targets", default="echo,redis,engine")
-    parser.add_argument("--sweep", choices=["rate", "rules", "visitors", "workers"],
+    parser.add_argument("--frames", choices=["json", "msgpack"], default="json",
+                        help="frames for the engine (the references speak JSON)")
+    parser.add_argument("--sweep", choices=["rate", "rules", "visitors", "workers", "frames"],
                         help="vary one dimension (see bench/sweeps.py)")
     parser.add_argument("--record", action="store_true", help="append to bench/RESULTS.md")
     args = parser.parse_args(argv)
@@ -179,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         results, stages = run_targets(
             args.targets.split(","), rules=args.rules, visitors=args.visitors,
             duration=args.duration, rate=args.rate, processes=args.processes, runs=args.runs,
-            workers=args.workers)
+            workers=args.workers, msgpack=args.frames == "msgpack")
         table = report(results, stages, args, fds)
     print(table)
     if args.record:

@@ -18,22 +18,33 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+import msgpack
+
 from bench.histogram import Histogram
 from bench.journeys import Journey
 
 _ZERO_MASK = b"\x00\x00\x00\x00"
 
 
-def text_frame(payload: bytes) -> bytes:
-    """A client text frame, masked with the zero key (so the payload is as is)."""
+def text_frame(payload: bytes, opcode: int = 0x1) -> bytes:
+    """A client frame (text by default), masked with the zero key (so the
+    payload goes as is)."""
     size = len(payload)
+    first = 0x80 | opcode
     if size < 126:
-        header = struct.pack("!BB", 0x81, 0x80 | size)
+        header = struct.pack("!BB", first, 0x80 | size)
     elif size < 65536:
-        header = struct.pack("!BBH", 0x81, 0x80 | 126, size)
+        header = struct.pack("!BBH", first, 0x80 | 126, size)
     else:
-        header = struct.pack("!BBQ", 0x81, 0x80 | 127, size)
+        header = struct.pack("!BBQ", first, 0x80 | 127, size)
     return header + _ZERO_MASK + payload
+
+
+def encoder(binary: bool) -> Any:
+    """Frame bytes for a message dict: JSON text frames or msgpack binary frames."""
+    if binary:
+        return lambda message: text_frame(msgpack.packb(message), 0x2)
+    return lambda message: text_frame(json.dumps(message, ensure_ascii=False).encode())
 
 
 @dataclass
@@ -92,7 +103,7 @@ class Client(asyncio.Protocol):
             self.buffer = self.buffer[offset + size:]
             opcode = first & 0x0F
             if opcode in (1, 2):
-                self.frame(payload)
+                self.frame(payload, opcode == 2)
             elif opcode == 8:
                 self.tally.closed += 1
                 if self.transport:
@@ -101,8 +112,8 @@ class Client(asyncio.Protocol):
                 self.transport.write(struct.pack("!BB", 0x8A, 0x80 | len(payload)) + _ZERO_MASK
                                      + payload)
 
-    def frame(self, payload: bytes) -> None:
-        message = json.loads(payload)
+    def frame(self, payload: bytes, binary: bool = False) -> None:
+        message = msgpack.unpackb(payload) if binary else json.loads(payload)
         kind = message.get("t")
         if kind == "action":
             rule = message.get("rule", "?")
@@ -132,7 +143,8 @@ class Client(asyncio.Protocol):
             self.on_open.set_exception(exc or ConnectionResetError())
 
 
-async def connect(host: str, port: int, path: str, origin: str, tally: Tally) -> Client:
+async def connect(host: str, port: int, path: str, origin: str, tally: Tally,
+                  subprotocol: str = "ondo.v1") -> Client:
     loop = asyncio.get_running_loop()
     opened: asyncio.Future[None] = loop.create_future()
     _, client = await loop.create_connection(lambda: Client(tally, opened), host, port)
@@ -141,7 +153,7 @@ async def connect(host: str, port: int, path: str, origin: str, tally: Tally) ->
     client.transport.write((
         f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
         f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-        f"Sec-WebSocket-Protocol: ondo.v1\r\nOrigin: {origin}\r\n\r\n").encode())
+        f"Sec-WebSocket-Protocol: {subprotocol}\r\nOrigin: {origin}\r\n\r\n").encode())
     await asyncio.wait_for(opened, timeout=30)
     return client
 
@@ -157,29 +169,33 @@ class Plan:
     rate: float  # events per second for this process; 0 = closed loop
     seed: int
     think: float = 0.0  # mean think time in closed loop (exponential), seconds
+    msgpack: bool = False  # binary msgpack frames (subprotocol ondo.v1.msgpack)
 
 
 async def _visitor(plan: Plan, index: int, tally: Tally, deadline: float,
                    rng: random.Random) -> None:
     journey = Journey(rng, f"p{plan.seed}v{index}")
     path = f"/v1/ws?site={plan.site}&visitor={journey.visitor}"
-    client = await connect(plan.host, plan.port, path, plan.origin, tally)
+    encode = encoder(plan.msgpack)
+    client = await connect(plan.host, plan.port, path, plan.origin, tally,
+                           "ondo.v1.msgpack" if plan.msgpack else "ondo.v1")
     assert client.transport is not None
-    client.transport.write(text_frame(journey.hello()))
+    client.transport.write(encode(journey.hello()))
     interval = plan.visitors / plan.rate if plan.rate else 0.0
     next_at = time.perf_counter() + rng.random() * interval
     while time.perf_counter() < deadline and client.open:
-        event_id, payload = journey.next_event()
+        event_id, message = journey.next_event()
+        frame = encode(message)
         if interval:
             delay = next_at - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
             # Latency counts from the intended send time: no coordinated omission.
-            client.send(event_id, text_frame(payload), next_at)
+            client.send(event_id, frame, next_at)
             next_at += interval
         else:
             client.acked.clear()
-            client.send(event_id, text_frame(payload), time.perf_counter())
+            client.send(event_id, frame, time.perf_counter())
             try:
                 await asyncio.wait_for(client.acked.wait(), timeout=max(0.1, deadline -
                                                                           time.perf_counter()))

@@ -4,7 +4,8 @@
   the latency–throughput curve up to saturation, plotted to bench/load-latency.png;
 - rules: 10, 1,000 and 10,000 rules on the engine, closed loop;
 - visitors: 100, 1,000 and 10,000 connected visitors, closed loop;
-- workers: 1 vs 2 engine worker processes (the load generator then shares the CPUs).
+- workers: 1 vs 2 engine worker processes (the load generator then shares the CPUs);
+- frames: JSON text frames vs msgpack binary frames on the engine.
 """
 
 from __future__ import annotations
@@ -55,13 +56,20 @@ def sweep(args: argparse.Namespace, fds: int) -> str:
                      lat.percentile(99.9) / 1e3))
         _plot(curves)
     else:
-        values = {"rules": [10, 1000, 10000], "visitors": [100, 1000, 10000],
-                  "workers": [1, 2]}[args.sweep]
+        choices: dict[str, list[Any]] = {
+            "rules": [10, 1000, 10000], "visitors": [100, 1000, 10000], "workers": [1, 2],
+            "frames": ["json", "msgpack"]}
+        values = choices[args.sweep]
         for value in values:
-            settings = {"rules": args.rules, "visitors": args.visitors, "workers": 1}
-            settings[args.sweep] = value
+            settings: dict[str, Any] = {"rules": args.rules, "visitors": args.visitors,
+                                        "workers": 1, "msgpack": False}
+            if args.sweep == "frames":
+                settings["msgpack"] = value == "msgpack"
+            else:
+                settings[args.sweep] = value
             results, _ = run_targets(["engine"], rate=args.rate, **settings, **common)
-            rows.append(_row(f"{args.sweep} = {value:,}", results["engine"]))
+            label = f"{args.sweep} = {value:,}" if isinstance(value, int) else f"{value} frames"
+            rows.append(_row(label, results["engine"]))
     head = [f"### Load sweep: {args.sweep} — {datetime.date.today().isoformat()}", "",
             f"- command: `python -m bench.load --sweep {args.sweep} --runs {args.runs} "
             f"--duration {args.duration:g} --visitors {args.visitors} --rules {args.rules}`",
