@@ -18,10 +18,8 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 import rules
-from engine.delivery import Context, deliver
-from engine.events import Visitor
+from engine.events import action_frames, decide
 from engine.profile import flat_profile
-from engine.protocol import ServerFrame
 from engine.server_events import EventError, ServerEvent, parse_batch
 from engine.signing import SignatureError, verify
 from engine.site import ActiveRules, LiveSite
@@ -198,13 +196,8 @@ async def explain(request: Request, site: LiveSite) -> Response:
         return error(422, f"profile.{exc.attribute}", str(exc))
     except rules.UnknownTriggerError:
         return error(422, "trigger", f"unknown trigger {trigger!r}")
-    caps = stored.get("caps") if isinstance(stored.get("caps"), dict) else {}
-    fatigue = stored.get("fatigue") if isinstance(stored.get("fatigue"), dict) else {}
-    ctx = Context(str(data.get("visitor", "sample")), "explain", now, site.config.tz,
-                  int(stored.get("visit_count", 1) or 1), bool(profile.get("is_member")),
-                  site.config.login_url)
-    decision = deliver(active.ruleset, active.by_id, matched, profile, caps or {},
-                       fatigue or {}, ctx)
+    decision = decide(active, site.config, stored, profile, matched,
+                      str(data.get("visitor", "sample")), "explain", now)
     outcome = {o.rule: o for o in decision.outcomes}
     out = []
     for item in report:
@@ -286,15 +279,8 @@ async def _push(app: Any, site: LiveSite, profile_key: str, kind: str, event_id:
     matched = sorted(found, key=lambda r: (-active.by_id[r].priority, active.by_id[r].index))
     if not matched:
         return
-    ctx = Context(profile_key, event_id, now, site.config.tz,
-                  int(stored.get("visit_count", 1) or 1), bool(profile.get("is_member")),
-                  site.config.login_url)
-    caps = stored.get("caps") if isinstance(stored.get("caps"), dict) else {}
-    fatigue = stored.get("fatigue") if isinstance(stored.get("fatigue"), dict) else {}
-    decision = deliver(active.ruleset, active.by_id, matched, profile, caps or {},
-                       fatigue or {}, ctx)
-    frames = [{"t": ServerFrame.ACTION, "id": a.id, "rule": a.rule, "widget": a.widget,
-               "content": a.content, "arming": a.arming} for a in decision.actions]
+    decision = decide(active, site.config, stored, profile, matched, profile_key, event_id, now)
+    frames = action_frames(decision)
     if frames:
         await app.state.store.publish(PUSH_CHANNEL, json.dumps(
             {"site": site.config.id, "profile": profile_key, "frames": frames},
@@ -314,4 +300,4 @@ def routes() -> list[Route]:
     ]
 
 
-__all__ = ["Visitor", "routes", "swap"]
+__all__ = ["apply_server_events", "routes", "swap"]

@@ -5,12 +5,14 @@ beacon endpoint; the transport only moves frames."""
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from engine.config import SiteConfig
 from engine.counters import Counters
-from engine.delivery import Context, Reason, deliver
+from engine.delivery import Context, Decision, Reason, deliver
 from engine.device import device_of
 from engine.frames import Event
 from engine.identity import verify_member
@@ -19,7 +21,7 @@ from engine.page import page_of
 from engine.profile import flat_profile
 from engine.protocol import ErrorCode, EventKind, ServerFrame
 from engine.redis_store import flat_days
-from engine.site import LiveSite
+from engine.site import ActiveRules, LiveSite
 from engine.store import Applied, Result, Store, StoredEvent
 from engine.traffic import classify
 
@@ -40,6 +42,23 @@ class Visitor:
 
     def __post_init__(self) -> None:
         self.key = self.key or self.id
+
+
+def decide(rules: ActiveRules, site: SiteConfig, stored: Mapping[str, Any],
+           profile: Mapping[str, Any], matched: Sequence[str], key: str, event_id: str,
+           now: float) -> Decision:
+    """The delivery decision for matched rules, from the stored caps and fatigue."""
+    ctx = Context(key, event_id, now, site.tz, int(stored.get("visit_count", 1) or 1),
+                  bool(profile.get("is_member")), site.login_url)
+    caps, fatigue = stored.get("caps"), stored.get("fatigue")
+    return deliver(rules.ruleset, rules.by_id, matched, profile,
+                   caps if isinstance(caps, dict) else {},
+                   fatigue if isinstance(fatigue, dict) else {}, ctx)
+
+
+def action_frames(decision: Decision) -> list[dict[str, Any]]:
+    return [{"t": ServerFrame.ACTION, "id": a.id, "rule": a.rule, "widget": a.widget,
+             "content": a.content, "arming": a.arming} for a in decision.actions]
 
 
 def derive(visitor: Visitor, event: Event) -> dict[str, Any] | None:
@@ -140,13 +159,8 @@ class EventFlow:
         self.metrics.stage("match", time.perf_counter() - matched_at)
         if not matched:
             return frames
-        ctx = Context(visitor.id, event.id, now, tz, int(result.profile.get("visit_count", 1)),
-                      bool(profile.get("is_member")), site.config.login_url)
-        caps = result.profile.get("caps") or {}
-        fatigue = result.profile.get("fatigue") or {}
-        decision = deliver(rules.ruleset, rules.by_id, matched, profile,
-                           caps if isinstance(caps, dict) else {},
-                           fatigue if isinstance(fatigue, dict) else {}, ctx)
+        decision = decide(rules, site.config, result.profile, profile, matched, visitor.id,
+                          event.id, now)
         counts: dict[str, int] = {}
         site_id = site.config.id
         by_rule = self.metrics.rules
@@ -158,9 +172,6 @@ class EventFlow:
             elif outcome.reason is Reason.HELD_OUT:
                 counts[outcome.rule + "|held_out"] = 1
         self.counters.add(site.config.id, stored.day, counts)
-        for action in decision.actions:
-            frames.append({"t": ServerFrame.ACTION, "id": action.id, "rule": action.rule,
-                           "widget": action.widget, "content": action.content,
-                           "arming": action.arming})
+        frames.extend(action_frames(decision))
         self.metrics.stage("event", time.perf_counter() - started)
         return frames
