@@ -1,0 +1,52 @@
+"""HTTP endpoints beside the websocket: the beacon and the widget file."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+
+from engine.app import WIDGET
+from tests.conftest import ORIGIN, Engine
+from tests.engine.client import Visitor
+
+
+def beacon(engine: Engine, body: object, origin: str = ORIGIN) -> httpx.Response:
+    return httpx.post(f"{engine.url}/v1/beacon", content=json.dumps(body),
+                      headers={"Origin": origin, "Content-Type": "text/plain"})
+
+
+def event(event_id: str, url: str) -> dict[str, object]:
+    return {"t": "event", "id": event_id, "kind": "pageview", "data": {"url": url}}
+
+
+def test_the_beacon_stores_the_last_events_once(engine: Engine) -> None:
+    events = [event(f"b{n}", f"https://shop.example.com/p{n}") for n in range(4)]
+    body = {"site": "demo-shop", "visitor": "beacon-0001", "events": events}
+    assert beacon(engine, body).status_code == 204
+    assert beacon(engine, body).status_code == 204  # sent again: duplicates dropped
+    v = Visitor(engine, "beacon-0001")
+    v.page("https://shop.example.com/p5")  # the fifth page view, not the ninth
+    assert [a["rule"] for a in v.actions] == ["first-visit-signup-nudge"]
+
+
+def test_the_beacon_refuses_bad_input_naming_the_field(engine: Engine) -> None:
+    good = {"site": "demo-shop", "visitor": "beacon-0002", "events": []}
+    assert beacon(engine, good, origin="https://evil.io").status_code == 403
+    assert beacon(engine, {**good, "site": "nope"}).json()["field"] == "site"
+    reply = beacon(engine, {**good, "events": [{"t": "event", "id": "x", "kind": "pageview",
+                                                "data": {"url": 5}}]})
+    assert (reply.status_code, reply.json()["field"]) == (422, "events[0].data.url")
+    assert httpx.post(f"{engine.url}/v1/beacon", content=b"{", headers={
+        "Origin": ORIGIN}).status_code == 400
+
+
+def test_widget_js_is_served_with_caching_headers(engine: Engine) -> None:
+    assert WIDGET.is_file(), "build the widget first: cd widgets && npm run build"
+    reply = httpx.get(f"{engine.url}/widget.js")
+    assert reply.status_code == 200
+    assert reply.headers["content-type"].startswith("application/javascript")
+    assert "max-age" in reply.headers["cache-control"]
+    etag = reply.headers["etag"]
+    again = httpx.get(f"{engine.url}/widget.js", headers={"If-None-Match": etag})
+    assert again.status_code == 304
