@@ -31,6 +31,8 @@ cdef class Matcher:
     cdef list _names                # slot -> attribute name
     cdef int[::1] _slot_kind
     cdef int[::1] _obj_kind         # for object slots: set, coupons or params
+    cdef list _objects              # per event: Python values of string and object slots
+    cdef int _now_slot              # the slot of `now` (coupon tests), or -1
     cdef list _str_tables           # slot -> dict constant -> id (or None)
     cdef int[::1] _str_base         # slot -> base into str_off/str_len tables
     cdef int _npred

@@ -123,6 +123,8 @@ cdef class Matcher:
             kinds.append(K_NUM if kind is Kind.NUMBER else K_BOOL if kind is Kind.BOOL
                          else K_STR if kind is Kind.STRING else K_OBJ)
         self._slot_kind = array("i", kinds)
+        self._objects = [None] * len(attrs)
+        self._now_slot = slot_of.get("now", -1)
         self._obj_kind = array("i", [
             O_SET if CATALOGUE[n].kind is Kind.STRING_SET else
             O_COUPONS if CATALOGUE[n].kind is Kind.COUPONS else
@@ -368,6 +370,7 @@ cdef class Matcher:
         cdef double d
         cdef object v, t
         cdef dict table
+        cdef list objects = self._objects  # the Python values state-step predicates read
         get = profile.get
         for s in range(self._nslots):
             v = get(self._names[s])
@@ -404,8 +407,11 @@ cdef class Matcher:
                     check_value(self._names[s], v)
                 table = self._str_tables[s]
                 self._ids[s] = table.get(v, -1)
-            elif not _plain_container(self._obj_kind[s], v):
-                check_value(self._names[s], v)
+                objects[s] = v
+            else:
+                if not _plain_container(self._obj_kind[s], v):
+                    check_value(self._names[s], v)
+                objects[s] = v
         memset(self._cache, 0, self._npred)
         cdef int index, how, slot
         cdef double now, expiry, seconds
@@ -413,22 +419,21 @@ cdef class Matcher:
             if not self._present[slot]:
                 self._cache[index] = 1
                 continue
-            v = get(self._names[slot])
+            v = objects[slot]
             if how == X_STARTS:
-                ok = v.startswith(arg)
+                ok = (<str> v).startswith(arg) if type(v) is str else v.startswith(arg)
             elif how == X_CONTAINS:
                 ok = arg in v
             elif how == X_EQUAL:
                 ok = v == arg
             elif how == X_ENDS:
-                ok = v.endswith(arg)
+                ok = (<str> v).endswith(arg) if type(v) is str else v.endswith(arg)
             elif how == X_REGEX:
                 ok = arg(v) is not None
             elif how == X_HAS_COUPON or how == X_EXPIRES:
-                now_value = get("now")
                 ok = False
-                if now_value is not None:
-                    now = now_value
+                if self._now_slot >= 0 and self._present[self._now_slot]:
+                    now = self._values[self._now_slot]
                     if how == X_HAS_COUPON:
                         e = v.get(arg)
                         ok = e is not None and <double> e > now
