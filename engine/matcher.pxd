@@ -6,7 +6,9 @@ cdef class _Index:
 
     cdef int n                      # rules on this trigger
     cdef int[::1] order             # position -> rule index
-    cdef int[::1] always            # positions always considered
+    cdef int[::1] always            # positions always considered (rules with no index key)
+    cdef unsigned char[::1] need    # per position: index keys that must all hold (0-2)
+    cdef unsigned char[::1] hits    # per event: index keys found to hold
     cdef int[::1] pool              # positions, sliced by the tables below
     cdef int[::1] str_off           # per (string slot base + constant id): slice of pool
     cdef int[::1] str_len
@@ -67,5 +69,6 @@ cdef class Matcher:
     cdef _load(self, profile)
     cdef bint _pred(self, int i) noexcept nogil
     cdef bint _program(self, int rule) noexcept nogil
+    cdef void _hit(self, _Index ix, int pos) noexcept nogil
     cdef void _mark(self, int pos) noexcept nogil
     cdef int _run(self, _Index ix) noexcept nogil

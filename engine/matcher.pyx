@@ -241,14 +241,12 @@ cdef class Matcher:
         return None
 
     def _required(self, rule):
-        """The predicate index to index this rule by: its rarest positive
-        top-level conjunct; None if it has none the index can serve."""
-        best, best_share = None, 2.0
-        for i in _positive_conjuncts(rule.program):
-            share = self._selectivity(i)
-            if share is not None and share < best_share:
-                best, best_share = i, share
-        return best
+        """The predicates to index this rule by: its two rarest positive
+        top-level conjuncts the index can serve (a rule is a candidate only
+        when all of them hold); empty if it has none."""
+        ranked = sorted((share, i) for i in set(_positive_conjuncts(rule.program))
+                        if (share := self._selectivity(i)) is not None)
+        return [i for _, i in ranked[:2]]
 
     def _build_index(self, ruleset, trigger):
         cdef _Index ix = _Index()
@@ -263,23 +261,27 @@ cdef class Matcher:
         ge_lists = [[] for _ in range(nslots)]
         le_lists = [[] for _ in range(nslots)]
         pre_lists = [[] for _ in range(max(self._npred, 1))]
+        need = []
         for pos, rule_index in enumerate(order):
-            i = self._required(ruleset.rules[rule_index])
-            if i is None:
+            keys = self._required(ruleset.rules[rule_index])
+            need.append(len(keys))
+            if not keys:
                 always.append(pos)
-                continue
-            kind, op, slot = self._p_kind[i], self._p_op[i], self._p_slot[i]
-            if kind == P_PRE:
-                pre_lists[i].append(pos)
-            elif kind == P_STR:
-                for j in range(self._p_off[i], self._p_off[i] + self._p_len[i]):
-                    str_lists[self._str_base[slot] + self._id_pool[j]].append(pos)
-            elif self._slot_kind[slot] == K_BOOL and op == Op.EQ and self._p_a[i] == 1.0:
-                bool_lists[slot].append(pos)
-            elif op in (Op.GE, Op.GT, Op.EQ, Op.BETWEEN):
-                ge_lists[slot].append((self._p_a[i], op == Op.GT, pos))
-            else:
-                le_lists[slot].append((self._p_a[i], op == Op.LT, pos))
+            for i in keys:
+                kind, op, slot = self._p_kind[i], self._p_op[i], self._p_slot[i]
+                if kind == P_PRE:
+                    pre_lists[i].append(pos)
+                elif kind == P_STR:
+                    for j in range(self._p_off[i], self._p_off[i] + self._p_len[i]):
+                        str_lists[self._str_base[slot] + self._id_pool[j]].append(pos)
+                elif self._slot_kind[slot] == K_BOOL and op == Op.EQ and self._p_a[i] == 1.0:
+                    bool_lists[slot].append(pos)
+                elif op in (Op.GE, Op.GT, Op.EQ, Op.BETWEEN):
+                    ge_lists[slot].append((self._p_a[i], op == Op.GT, pos))
+                else:
+                    le_lists[slot].append((self._p_a[i], op == Op.LT, pos))
+        ix.need = bytearray(need or [0])
+        ix.hits = bytearray(max(len(need), 1))
         ix.always = array("i", always or [0])
         if not always:
             ix.always = ix.always[:0]
@@ -501,6 +503,12 @@ cdef class Matcher:
                 top += 1
         return stack[0]
 
+    cdef void _hit(self, _Index ix, int pos) noexcept nogil:
+        # One of the rule's index keys holds; it is a candidate once all do.
+        ix.hits[pos] += 1
+        if ix.hits[pos] == ix.need[pos]:
+            self._mark(pos)
+
     cdef void _mark(self, int pos) noexcept nogil:
         self._bits[pos >> 6] |= (<unsigned long long> 1) << (pos & 63)
 
@@ -512,13 +520,14 @@ cdef class Matcher:
         if ix.n == 0:
             return 0
         memset(self._bits, 0, words * sizeof(unsigned long long))
+        memset(&ix.hits[0], 0, ix.n)
         for i in range(ix.always.shape[0]):
             self._mark(ix.always[i])
         for i in range(self._npre):
             s = self._pre_index[i]
             if self._cache[s] == 2:
                 for j in range(ix.pre_off[s], ix.pre_off[s] + ix.pre_len[s]):
-                    self._mark(ix.pool[j])
+                    self._hit(ix, ix.pool[j])
         for s in range(self._nslots):
             if not self._present[s]:
                 continue
@@ -526,26 +535,26 @@ cdef class Matcher:
                 if self._ids[s] >= 0:
                     base = self._str_base[s] + self._ids[s]
                     for j in range(ix.str_off[base], ix.str_off[base] + ix.str_len[base]):
-                        self._mark(ix.pool[j])
+                        self._hit(ix, ix.pool[j])
                 continue
             if self._slot_kind[s] == K_OBJ:
                 continue
             v = self._values[s]
             if self._slot_kind[s] == K_BOOL and v == 1.0:
                 for j in range(ix.bool_off[s], ix.bool_off[s] + ix.bool_len[s]):
-                    self._mark(ix.pool[j])
+                    self._hit(ix, ix.pool[j])
             end = ix.ge_off[s] + ix.ge_len[s]
             for j in range(ix.ge_off[s], end):
                 if ix.ge_thr[j] > v:
                     break
                 if ix.ge_thr[j] < v or not ix.ge_strict[j]:
-                    self._mark(ix.ge_pos[j])
+                    self._hit(ix, ix.ge_pos[j])
             end = ix.le_off[s] + ix.le_len[s]
             for j in range(ix.le_off[s], end):
                 if ix.le_thr[j] < v:
                     break
                 if ix.le_thr[j] > v or not ix.le_strict[j]:
-                    self._mark(ix.le_pos[j])
+                    self._hit(ix, ix.le_pos[j])
         for i in range(words):
             w = self._bits[i]
             while w:
