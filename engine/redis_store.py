@@ -1,9 +1,10 @@
 """The Redis implementation of the store.
 
-Each event is one EVALSHA of engine/lua/event.lua. The calls of concurrent
-events are batched: calls made in the same event-loop tick go to Redis as one
-pipeline (auto-pipelining, as ioredis does), so the Python client's per-call
-cost is paid once per batch while each event keeps one logical round trip.
+Each event is one EVALSHA of engine/lua/event.lua, sent on the pipelined
+connection of engine/resp.py: the calls of concurrent events share round
+trips (auto-pipelining, as ioredis does) and cost the client one C pack and
+one C parse each. redis-py serves the rest (profiles for merges and explain,
+pub/sub, health).
 """
 
 from __future__ import annotations
@@ -17,14 +18,16 @@ from typing import Any
 import msgpack
 import redis.asyncio as redis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from engine.resp import NoScriptError, Pipe, ReplyError
 from engine.store import Applied, Result, StoredEvent, StoreUnavailable
 from rules.catalogue import WINDOW_DAYS, WINDOWED_METRICS
 
 LUA = Path(__file__).with_name("lua")
 _DOWN = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
+_APPLIED = {status.value.encode(): status for status in Applied}  # the script's status reply
 
 
 def _key(site: str, visitor: str, suffix: str) -> str:
@@ -39,78 +42,14 @@ class Script:
         self.sha = hashlib.sha1(self.source.encode()).hexdigest()
 
 
-class AutoPipeline:
-    """Sends the commands of concurrent events to Redis as pipelines.
-
-    Commands issued in one event-loop tick form a batch. At most ``in_flight``
-    batches are outstanding; while they are, new commands wait and join the
-    next batch, so under load batches grow instead of connections multiplying.
-    Commands keep their order: one batch is one pipeline on one connection.
-    """
-
-    def __init__(self, client: redis.Redis, in_flight: int = 4) -> None:
-        self.client = client
-        self.in_flight = in_flight
-        self._pending: list[tuple[tuple[Any, ...], asyncio.Future[Any]]] = []
-        self._scheduled = False
-        self._running = 0
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    def call(self, *command: Any) -> asyncio.Future[Any]:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Any] = loop.create_future()
-        self._pending.append((command, future))
-        if not self._scheduled and self._running < self.in_flight:
-            self._scheduled = True
-            loop.call_soon(self._flush)
-        return future
-
-    def _flush(self) -> None:
-        self._scheduled = False
-        if not self._pending or self._running >= self.in_flight:
-            return
-        batch, self._pending = self._pending, []
-        self._running += 1
-        task = asyncio.get_running_loop().create_task(self._send(batch))
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        self._running -= 1
-        if self._pending and not self._scheduled:
-            self._scheduled = True
-            asyncio.get_running_loop().call_soon(self._flush)
-
-    async def _send(self, batch: Sequence[tuple[tuple[Any, ...], asyncio.Future[Any]]]) -> None:
-        try:
-            pipe = self.client.pipeline(transaction=False)
-            for command, _ in batch:
-                pipe.execute_command(*command)
-            results = await pipe.execute(raise_on_error=False)
-        except Exception as exc:  # the whole batch failed: every caller hears why
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
-            return
-        for (_, future), result in zip(batch, results, strict=True):
-            if future.done():
-                continue
-            if isinstance(result, Exception):
-                future.set_exception(result)
-            else:
-                future.set_result(result)
-
-
 class RedisStore:
-    def __init__(self, url: str, *, session_timeout: float = 1800.0,
-                 profile_ttl: float = 400 * 86_400.0, dedupe_ttl: float = 86_400.0) -> None:
+    def __init__(self, url: str, *, profile_ttl: float = 400 * 86_400.0,
+                 dedupe_ttl: float = 86_400.0) -> None:
         self.client = redis.Redis.from_url(url, socket_connect_timeout=1.0, socket_timeout=2.0,
                                            health_check_interval=0)
-        self.pipeline = AutoPipeline(self.client)
+        self.pipe = Pipe(url, connect_timeout=1.0, timeout=2.0)
         self.event_script = Script("event.lua")
         self._loading = asyncio.Lock()
-        self.session_timeout = session_timeout
         self.profile_ttl = int(profile_ttl)
         self.dedupe_ttl = int(dedupe_ttl)
         self.errors = 0
@@ -119,19 +58,19 @@ class RedisStore:
         command = ("EVALSHA", script.sha, len(keys), *keys, *args)
         try:
             try:
-                return await self.pipeline.call(*command)
+                return await self.pipe.call(*command)
             except NoScriptError:
                 # First call, or Redis restarted and lost its script cache. One
                 # SCRIPT LOAD for all the events that hit this at once.
                 async with self._loading:
-                    if await self.client.script_exists(script.sha) != [True]:
-                        await self.client.script_load(script.source)
-                return await self.pipeline.call(*command)
+                    if await self.pipe.call("SCRIPT", "EXISTS", script.sha) != [1]:
+                        await self.pipe.call("SCRIPT", "LOAD", script.source)
+                return await self.pipe.call(*command)
         except _DOWN as exc:
             self.errors += 1
             raise StoreUnavailable(str(exc)) from exc
-        except RedisError as exc:
-            if "LOADING" in str(exc) or "MASTERDOWN" in str(exc):
+        except ReplyError as exc:
+            if str(exc).startswith(("LOADING", "MASTERDOWN", "BUSY")):
                 self.errors += 1
                 raise StoreUnavailable(str(exc)) from exc
             raise
@@ -141,21 +80,20 @@ class RedisStore:
             self.event_script,
             (_key(site, visitor, "p"), _key(site, visitor, "e"), _key(site, visitor, "d"),
              _key(site, visitor, "c")),
-            (event.id, event.digest, event.kind, repr(event.now), self.session_timeout,
+            (event.id, event.digest, event.kind, repr(event.now), event.session_timeout,
              event.day, event.oldest_day, msgpack.packb(dict(event.payload)),
              self.profile_ttl, self.dedupe_ttl, event.window_starts[0],
              event.window_starts[1], "1" if event.windows else "0"))
         status, blob, sums, caps = reply
-        status = status.decode() if isinstance(status, bytes) else status
         profile = decode_profile(blob, caps=caps)
         if sums:
             profile["windows"] = window_sums(sums)
-        return Result(Applied(status), profile)
+        return Result(_APPLIED[status], profile)
 
     async def count(self, site: str, day: str, counts: Mapping[str, int]) -> None:
         key = f"ondo:{{{site}}}:stats:{day}"
-        calls = [self.pipeline.call("HINCRBY", key, field, n) for field, n in counts.items()]
-        calls.append(self.pipeline.call("EXPIRE", key, 100 * 86_400))
+        calls = [self.pipe.call("HINCRBY", key, field, n) for field, n in counts.items()]
+        calls.append(self.pipe.call("EXPIRE", key, 100 * 86_400))
         try:
             await asyncio.gather(*calls)
         except _DOWN as exc:
@@ -189,6 +127,7 @@ class RedisStore:
             return False
 
     async def close(self) -> None:
+        await self.pipe.close()
         await self.client.aclose()
 
 
