@@ -48,8 +48,12 @@ def raise_fd_limit() -> int:
 
 
 def _pin(cpu: int) -> None:
+    _pin_process(0, cpu)
+
+
+def _pin_process(pid: int, cpu: int) -> None:
     if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
-        os.sched_setaffinity(0, {cpu})
+        os.sched_setaffinity(pid, {cpu})
 
 
 @contextlib.contextmanager
@@ -123,6 +127,8 @@ def run_targets(targets: list[str], *, rules: int, visitors: int, duration: floa
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
         redis_server = EmbeddedRedis(data / "redis", persist=False).start()
+        if redis_server.process is not None:
+            _pin_process(redis_server.process.pid, 1)  # beside the load generators
         rules_path = data / "rules.yaml"
         rules_path.write_text(rule_file(rules), encoding="utf-8")
         (data / "sites.toml").write_text(
@@ -199,8 +205,9 @@ def report(results: dict[str, list[dict[str, Any]]], stages: dict[str, float],
     command = "python -m bench.load " + " ".join(a for a in sys.argv[1:]) if sys.argv[1:] \
         else "python -m bench.load"
     lines = [f"### Load — {datetime.date.today().isoformat()}", "",
-             f"- command: `{command.strip()}`", f"- machine: {machine()}; servers pinned to "
-             f"CPU 0, {args.processes} load-generator processes on CPU 1; fd limit {fds}",
+             f"- command: `{command.strip()}`",
+             f"- machine: {machine()}; the server under test pinned to CPU 0; redis-server "
+             f"and {args.processes} load-generator processes on CPU 1; fd limit {fds}",
              f"- {args.visitors:,} visitors, {mode}, {args.duration:g} s per run, "
              f"{args.rules:,} generated rules on the engine; medians of {args.runs} run(s) "
              "(min–max)", "",

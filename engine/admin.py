@@ -184,7 +184,8 @@ async def explain(request: Request, site: LiveSite) -> Response:
     stored: dict[str, Any] = {}
     if isinstance(data.get("visitor"), str):
         stored = await state.store.profile(site.config.id, data["visitor"])
-        profile = flat_profile(stored, now, site.config.tz, cart_period=site.config.cart_period)
+        profile = flat_profile(stored, now, site.calendar.at(now),
+                               cart_period=site.config.cart_period)
     elif isinstance(data.get("profile"), dict):
         profile = {"now": now, **data["profile"]}
     else:
@@ -196,7 +197,7 @@ async def explain(request: Request, site: LiveSite) -> Response:
         return error(422, f"profile.{exc.attribute}", str(exc))
     except rules.UnknownTriggerError:
         return error(422, "trigger", f"unknown trigger {trigger!r}")
-    decision = decide(active, site.config, stored, profile, matched,
+    decision = decide(active, site, stored, profile, matched,
                       str(data.get("visitor", "sample")), "explain", now)
     outcome = {o.rule: o for o in decision.outcomes}
     out = []
@@ -244,11 +245,12 @@ async def apply_server_events(app: Any, site: LiveSite, events: list[ServerEvent
     """Store verified server events in order, pushing what they trigger."""
     state = app.state
     now = state.clock.now()
-    tz = site.config.tz
+    local = site.calendar.at(now)
     results: list[dict[str, str]] = []
     for event in events:
-        stored = StoredEvent.at(event.id, event.type, event.digest, now, tz, event.payload,
-                                windows=site.rules is None or site.rules.reads_windows)
+        stored = StoredEvent.at(event.id, event.type, event.digest, now, local, event.payload,
+                                windows=site.rules is None or site.rules.reads_windows,
+                                session_timeout=site.config.session_timeout)
         try:
             result = await state.store.apply(site.config.id, event.profile, stored)
         except StoreUnavailable:
@@ -271,7 +273,8 @@ async def _push(app: Any, site: LiveSite, profile_key: str, kind: str, event_id:
     active = site.rules
     if trigger is None or active is None:
         return
-    profile = flat_profile(stored, now, site.config.tz, cart_period=site.config.cart_period)
+    profile = flat_profile(stored, now, site.calendar.at(now),
+                           cart_period=site.config.cart_period)
     # The visitor's current page is re-evaluated with the new facts, together
     # with the rules that name this server event as their trigger.
     found = set(active.matcher.match(profile, trigger)) | set(
@@ -279,7 +282,7 @@ async def _push(app: Any, site: LiveSite, profile_key: str, kind: str, event_id:
     matched = sorted(found, key=lambda r: (-active.by_id[r].priority, active.by_id[r].index))
     if not matched:
         return
-    decision = decide(active, site.config, stored, profile, matched, profile_key, event_id, now)
+    decision = decide(active, site, stored, profile, matched, profile_key, event_id, now)
     frames = action_frames(decision)
     if frames:
         await app.state.store.publish(PUSH_CHANNEL, json.dumps(

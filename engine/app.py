@@ -150,7 +150,8 @@ async def healthz(request: Request) -> Response:
 async def metrics_text(request: Request) -> Response:
     metrics: Metrics = request.app.state.metrics
     metrics.redis_errors = max(metrics.redis_errors, getattr(request.app.state.store, "errors", 0))
-    return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
+    return PlainTextResponse(metrics.render(request.app.state.counters.totals),
+                             media_type="text/plain; version=0.0.4")
 
 
 async def widget(request: Request) -> Response:

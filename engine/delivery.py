@@ -37,6 +37,12 @@ class Reason(enum.StrEnum):
     OFF_PAGE = "off_page"
 
 
+# Enum members read once: a class attribute lookup per matched rule adds up.
+(SHOWN, LOST_TO, CAPPED, STOPPED, FATIGUED, HELD_OUT, OFF_SCHEDULE, OFF_PAGE) = (
+    Reason.SHOWN, Reason.LOST_TO, Reason.CAPPED, Reason.STOPPED, Reason.FATIGUED,
+    Reason.HELD_OUT, Reason.OFF_SCHEDULE, Reason.OFF_PAGE)
+
+
 @dataclass(frozen=True, slots=True)
 class Outcome:
     rule: str
@@ -55,10 +61,25 @@ class Action:
     arming: dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Decision:
+    """What to send for one event, and the outcome of every matched rule.
+
+    ``reasons`` runs beside ``matched``: one reason per matched rule, in the
+    same order, and ``winners`` names the rule each LOST_TO rule lost to.
+    The event path counts ``reasons`` as they are: most matched rules lose,
+    and an object per losing rule would cost more than the decision itself.
+    ``outcomes`` pairs them up for explain and tests."""
+
+    matched: Sequence[str] = ()
+    reasons: list[Reason] = field(default_factory=list)
+    winners: dict[str, str] = field(default_factory=dict)
     actions: list[Action] = field(default_factory=list)
-    outcomes: list[Outcome] = field(default_factory=list)
+
+    @property
+    def outcomes(self) -> list[Outcome]:
+        return [Outcome(rule, reason, self.winners.get(rule))
+                for rule, reason in zip(self.matched, self.reasons, strict=True)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,12 +93,12 @@ class Context:
     visit: int  # the visitor's visit number (sessions)
     is_member: bool = False
     login_url: str = ""  # e.g. "/member/login.html?returnUrl={return}"
-    today: str = field(init=False, default="")  # YYYYMMDD in the site's time zone
+    today: str = ""  # YYYYMMDD in the site's time zone; from `now` when not given
 
     def __post_init__(self) -> None:
-        # Computed once per event, not once per matched rule.
-        object.__setattr__(self, "today",
-                           datetime.fromtimestamp(self.now, self.tz).strftime("%Y%m%d"))
+        if not self.today:
+            object.__setattr__(self, "today",
+                               datetime.fromtimestamp(self.now, self.tz).strftime("%Y%m%d"))
 
 
 def holdout_share(visitor: str, rule: str) -> float:
@@ -181,30 +202,32 @@ def deliver(ruleset: Ruleset, rules_by_id: Mapping[str, Rule], matched: Sequence
             profile: Mapping[str, Any], caps: Mapping[str, Mapping[str, Any]],
             fatigue: Mapping[str, Any], ctx: Context) -> Decision:
     """The actions to send for one event and the outcome of every matched rule."""
-    decision = Decision()
+    decision = Decision(matched)
+    reasons, actions, winners = decision.reasons, decision.actions, decision.winners
     taken: dict[str, str] = {}  # widget kind -> rule that took it
     path = str(profile.get("page_path", "/"))
     for rule_id in matched:
         rule = rules_by_id[rule_id]
-        cap = caps.get(rule_id) or {}
-        winner = None
+        cap = caps.get(rule_id)
+        widget = rule.action.widget
         if rule.pages is not None and not on_page(rule, path):
-            reason = Reason.OFF_PAGE
+            reasons.append(OFF_PAGE)
         elif rule.schedule is not None and not in_schedule(rule.schedule, ctx.now, ctx.tz):
-            reason = Reason.OFF_SCHEDULE
-        elif cap.get("stop"):
-            reason = Reason.STOPPED
-        elif capped(rule, cap, ctx):
-            reason = Reason.CAPPED
+            reasons.append(OFF_SCHEDULE)
+        elif cap and cap.get("stop"):
+            reasons.append(STOPPED)
+        elif cap and capped(rule, cap, ctx):
+            reasons.append(CAPPED)
         elif rule.holdout and holdout_share(ctx.visitor, rule.id) < rule.holdout:
-            reason = Reason.HELD_OUT
-        elif rule.action.widget in taken:
-            reason, winner = Reason.LOST_TO, taken[rule.action.widget]
-        elif fatigued(ruleset, fatigue, len(decision.actions), ctx):
-            reason = Reason.FATIGUED
+            reasons.append(HELD_OUT)
+        elif widget in taken:
+            reasons.append(LOST_TO)
+            winners[rule_id] = taken[widget]
+        elif fatigued(ruleset, fatigue, len(actions), ctx):
+            reasons.append(FATIGUED)
         else:
-            reason = Reason.SHOWN
-            taken[rule.action.widget] = rule.id
-            decision.actions.append(render_action(rule, profile, ctx))
-        decision.outcomes.append(Outcome(rule_id, reason, winner))
+            reasons.append(SHOWN)
+            taken[widget] = rule_id
+            actions.append(render_action(rule, profile, ctx))
     return decision
+

@@ -10,9 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from engine.config import SiteConfig
 from engine.counters import Counters
-from engine.delivery import Context, Decision, Reason, deliver
+from engine.delivery import Context, Decision, deliver
 from engine.device import device_of
 from engine.frames import Event
 from engine.identity import verify_member
@@ -39,17 +38,24 @@ class Visitor:
     user_agent: str = ""
     member_id: str | None = None
     key: str = ""  # the stored profile events apply to: the visitor's, or "m:<member id>"
+    device: str = ""  # from the user agent, which a connection keeps
+    # Until when this connection knows the visit to be open: the store starts
+    # a visit only after session_timeout of silence, and this connection's
+    # last stored event was that recent, so the arrival need not be derived.
+    open_until: float = 0.0
 
     def __post_init__(self) -> None:
         self.key = self.key or self.id
+        self.device = device_of(self.user_agent)
 
 
-def decide(rules: ActiveRules, site: SiteConfig, stored: Mapping[str, Any],
+def decide(rules: ActiveRules, site: LiveSite, stored: Mapping[str, Any],
            profile: Mapping[str, Any], matched: Sequence[str], key: str, event_id: str,
            now: float) -> Decision:
     """The delivery decision for matched rules, from the stored caps and fatigue."""
-    ctx = Context(key, event_id, now, site.tz, int(stored.get("visit_count", 1) or 1),
-                  bool(profile.get("is_member")), site.login_url)
+    config = site.config
+    ctx = Context(key, event_id, now, site.calendar.tz, int(stored.get("visit_count", 1) or 1),
+                  bool(profile.get("is_member")), config.login_url, site.calendar.at(now).day)
     caps, fatigue = stored.get("caps"), stored.get("fatigue")
     return deliver(rules.ruleset, rules.by_id, matched, profile,
                    caps if isinstance(caps, dict) else {},
@@ -61,25 +67,27 @@ def action_frames(decision: Decision) -> list[dict[str, Any]]:
              "content": a.content, "arming": a.arming} for a in decision.actions]
 
 
-def derive(visitor: Visitor, event: Event) -> dict[str, Any] | None:
+def derive(visitor: Visitor, event: Event, now: float = 0.0) -> dict[str, Any] | None:
     """The payload the store applies (pure), or None for a forged identify."""
     data = event.data
     if event.kind is EventKind.PAGEVIEW:
         url = data["url"]
         page = page_of(url, data.get("page_type"), data.get("product_id"), data.get("category"))
-        try:
-            host = urlsplit(url).hostname or ""
-        except ValueError:
-            host = ""
-        arrival = classify(url, data.get("referrer", ""), host)
-        return {
-            "page_url": url, "page_path": page.path, "page_type": page.page_type,
-            "product_id": page.product_id, "category": page.category, "params": page.params,
-            "landing_url": url, "traffic_source": arrival.traffic_source,
-            "utm_source": arrival.utm_source, "utm_medium": arrival.utm_medium,
-            "utm_campaign": arrival.utm_campaign, "is_ad": arrival.is_ad,
-            "device": device_of(visitor.user_agent),
-        }
+        payload = {"page_url": url, "page_path": page.path, "page_type": page.page_type,
+                   "product_id": page.product_id, "category": page.category,
+                   "params": page.params}
+        if now >= visitor.open_until:  # this page view may start a visit: where from?
+            try:
+                host = urlsplit(url).hostname or ""
+            except ValueError:
+                host = ""
+            arrival = classify(url, data.get("referrer", ""), host)
+            payload.update({
+                "landing_url": url, "traffic_source": arrival.traffic_source,
+                "utm_source": arrival.utm_source, "utm_medium": arrival.utm_medium,
+                "utm_campaign": arrival.utm_campaign, "is_ad": arrival.is_ad,
+                "device": visitor.device})
+        return payload
     if event.kind is EventKind.CART:
         return {"items": data["items"]}
     if event.kind is EventKind.REPORT:
@@ -108,70 +116,65 @@ class EventFlow:
         visitor.key = "m:" + member_id
         payload: dict[str, Any] = {}
         kind = "track"
+        site = visitor.site
         if anonymous.get("merge_needed"):
-            full = await self.store.profile(visitor.site.config.id, visitor.id)
+            full = await self.store.profile(site.config.id, visitor.id)
             history = {k: v for k, v in full.items() if k not in ("days", "caps", "windows")}
             kind, payload = "merge", {"anon": history,
                                       "days": flat_days(full.get("days") or {}),
                                       "caps": full.get("caps") or {}}
         merge = StoredEvent.at(f"merge:{visitor.id}:{member_id}", kind, "merge", event.now,
-                               visitor.site.config.tz, payload)
-        return await self.store.apply(visitor.site.config.id, visitor.key, merge)
+                               site.calendar.at(event.now), payload,
+                               session_timeout=site.config.session_timeout)
+        return await self.store.apply(site.config.id, visitor.key, merge)
 
     async def handle(self, visitor: Visitor, event: Event, now: float) -> list[dict[str, Any]]:
         """The frames to send back, ack first. Raises StoreUnavailable when the
         event could not be stored (the caller answers `unavailable`)."""
         site = visitor.site
-        tz = site.config.tz
+        config = site.config
+        metrics = self.metrics
         started = time.perf_counter()
-        payload = derive(visitor, event)
+        payload = derive(visitor, event, now)
         kind = event.kind
         if payload is None:
             # A forged or missing signature: the visitor stays anonymous.
-            self.metrics.forged_identities += 1
+            metrics.forged_identities += 1
             kind, payload = EventKind.TRACK, {}
-        stored = StoredEvent.at(event.id, kind, event.digest, now, tz, payload,
-                                windows=site.rules is None or site.rules.reads_windows)
+        rules = site.rules  # this event keeps the ruleset it started with
+        local = site.calendar.at(now)
+        stored = StoredEvent.at(event.id, kind, event.digest, now, local, payload,
+                                windows=rules is None or rules.reads_windows,
+                                session_timeout=config.session_timeout)
         key = visitor.id if kind is EventKind.IDENTIFY else visitor.key
-        result = await self.store.apply(site.config.id, key, stored)
-        self.metrics.stage("store", time.perf_counter() - started)
-        self.metrics.events[event.kind] += 1
+        result = await self.store.apply(config.id, key, stored)
+        metrics.stage("store", time.perf_counter() - started)
+        metrics.events[event.kind] += 1
         if result.status is Applied.CONFLICT:
-            self.metrics.errors[ErrorCode.ID_CONFLICT] += 1
+            metrics.errors[ErrorCode.ID_CONFLICT] += 1
             return [{"t": ServerFrame.ERROR, "code": ErrorCode.ID_CONFLICT, "id": event.id,
                      "message": "this event id was already used for other content"}]
         frames: list[dict[str, Any]] = [{"t": ServerFrame.ACK, "id": event.id}]
         if result.status is Applied.DUPLICATE:
             return frames
+        visitor.open_until = now + config.session_timeout
         if kind is EventKind.IDENTIFY:
             result = await self.identified(visitor, payload["member_id"], result.profile,
                                            stored)
         if kind is EventKind.REPORT:
-            self.counters.add(site.config.id, stored.day,
-                              {f"{payload['rule']}|{payload['what']}": 1})
+            self.counters.add(config.id, local.day, {f"{payload['rule']}|{payload['what']}": 1})
         trigger = TRIGGER_OF.get(kind)
-        rules = site.rules
         if trigger is None or rules is None:
             return frames
         matched_at = time.perf_counter()
-        profile = flat_profile(result.profile, now, tz, cart_period=site.config.cart_period)
+        profile = flat_profile(result.profile, now, local, cart_period=config.cart_period)
         matched = rules.matcher.match(profile, trigger)
-        self.metrics.stage("match", time.perf_counter() - matched_at)
+        metrics.stage("match", time.perf_counter() - matched_at)
         if not matched:
             return frames
-        decision = decide(rules, site.config, result.profile, profile, matched, visitor.id,
-                          event.id, now)
-        counts: dict[str, int] = {}
-        site_id = site.config.id
-        by_rule = self.metrics.rules
-        for outcome in decision.outcomes:
-            by_rule[(site_id, outcome.rule, outcome.reason)] += 1
-            counts[outcome.rule + "|matched"] = 1
-            if outcome.reason is Reason.SHOWN:
-                counts[outcome.rule + "|sent"] = 1
-            elif outcome.reason is Reason.HELD_OUT:
-                counts[outcome.rule + "|held_out"] = 1
-        self.counters.add(site.config.id, stored.day, counts)
+        decision = decide(rules, site, result.profile, profile, matched, visitor.id, event.id,
+                          now)
+        self.counters.decided(config.id, local.day, decision)
         frames.extend(action_frames(decision))
-        self.metrics.stage("event", time.perf_counter() - started)
+        metrics.stage("event", time.perf_counter() - started)
         return frames

@@ -8,13 +8,13 @@ and the connection stays.
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import re
 from dataclasses import dataclass
 from typing import Any
 
 import msgpack
+import orjson
 
 from engine.protocol import SIGNALS, ClientFrame, ErrorCode, EventKind, Limits, ServerFrame
 
@@ -51,6 +51,7 @@ class Event:
 
 
 _EVENT_ID = re.compile(r"[A-Za-z0-9_.:-]+")
+_KINDS = {kind.value: kind for kind in EventKind}
 _REPORTS = ("shown", "clicked", "closed")
 
 
@@ -62,7 +63,7 @@ def decode(message: str | bytes, binary: bool) -> Any:
             return msgpack.unpackb(message, raw=False)
         if isinstance(message, bytes):
             raise FrameError(ErrorCode.BAD_FRAME, "expected a text JSON frame")
-        return json.loads(message)
+        return orjson.loads(message)
     except (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError) as exc:
         raise FrameError(ErrorCode.BAD_FRAME, f"not valid {'msgpack' if binary else 'JSON'}: "
                          f"{exc}") from None
@@ -71,7 +72,7 @@ def decode(message: str | bytes, binary: bool) -> Any:
 def encode(frame: dict[str, Any], binary: bool) -> str | bytes:
     if binary:
         return msgpack.packb(frame)  # type: ignore[no-any-return]
-    return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
+    return orjson.dumps(frame).decode()
 
 
 def _string(data: dict[str, Any], name: str, limits: Limits, *, required: bool = True,
@@ -120,11 +121,11 @@ def parse_frame(obj: Any, limits: Limits) -> Hello | Event:
             not _EVENT_ID.fullmatch(event_id):
         raise FrameError(ErrorCode.BAD_FIELD, "id must be 1-64 characters of A-Z a-z 0-9 _ . : -",
                          "id")
-    try:
-        event_kind = EventKind(str(obj.get("kind")))
-    except ValueError:
+    kind_name = obj.get("kind")
+    event_kind = _KINDS.get(kind_name) if isinstance(kind_name, str) else None
+    if event_kind is None:
         raise FrameError(ErrorCode.UNKNOWN_TYPE, f"unknown event kind {obj.get('kind')!r}",
-                         "kind", event_id) from None
+                         "kind", event_id)
     data = obj.get("data", {})
     if not isinstance(data, dict):
         raise FrameError(ErrorCode.BAD_FIELD, "data must be an object", "data", event_id)
@@ -135,8 +136,8 @@ def parse_frame(obj: Any, limits: Limits) -> Hello | Event:
     except FrameError as exc:
         exc.event_id = event_id
         raise
-    digest = hashlib.sha1(json.dumps([event_kind, clean], sort_keys=True,
-                                     ensure_ascii=False).encode()).hexdigest()[:20]
+    digest = hashlib.sha1(orjson.dumps([event_kind, clean], option=orjson.OPT_SORT_KEYS)
+                          ).hexdigest()[:20]
     return Event(event_id, event_kind, at, clean, digest)
 
 
@@ -188,4 +189,30 @@ def _check_data(kind: EventKind, data: dict[str, Any], limits: Limits) -> dict[s
     props = data.get("props", {})
     if not isinstance(props, dict):
         raise FrameError(ErrorCode.BAD_FIELD, "data.props must be an object", "data.props")
+    _check_json(props, "data.props", limits)
     return {"name": name, "props": props}
+
+
+def _check_json(value: Any, where: str, limits: Limits, depth: int = 0) -> None:
+    """Plain JSON values only (a msgpack frame can carry bytes or NaN), a few levels deep."""
+    if isinstance(value, dict):
+        if depth >= 4:
+            raise FrameError(ErrorCode.BAD_FIELD, f"{where} is nested too deeply", where)
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise FrameError(ErrorCode.BAD_FIELD, f"{where} keys must be strings", where)
+            _check_json(item, f"{where}.{key}", limits, depth + 1)
+    elif isinstance(value, list):
+        if depth >= 4:
+            raise FrameError(ErrorCode.BAD_FIELD, f"{where} is nested too deeply", where)
+        for index, item in enumerate(value):
+            _check_json(item, f"{where}[{index}]", limits, depth + 1)
+    elif isinstance(value, str):
+        if len(value) > limits.max_string:
+            raise FrameError(ErrorCode.BAD_FIELD, f"{where} is longer than "
+                             f"{limits.max_string} characters", where)
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise FrameError(ErrorCode.BAD_FIELD, f"{where} must be a finite number", where)
+    elif value is not None and not isinstance(value, bool | int):
+        raise FrameError(ErrorCode.BAD_FIELD, f"{where} must be a JSON value", where)

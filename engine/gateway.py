@@ -14,6 +14,7 @@ breaches close 1008; a client that stops reading -> close 4008; storage down
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import re
 import time
@@ -58,26 +59,52 @@ class SlowConsumer(Exception):
 
 
 class Connection:
+    """One socket's outgoing side: a bounded queue of frames and the task that
+    writes them, so that a client that stops reading never blocks its reader
+    (or a push from another node) and is closed once the queue is full."""
+
     def __init__(self, websocket: WebSocket, binary: bool, limits: Limits) -> None:
         self.websocket = websocket
         self.binary = binary
-        self.queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(limits.send_queue)
+        self.limit = limits.send_queue
         self.keys: set[tuple[str, str]] = set()
         self.overflowed = False
+        # A deque and one future, not an asyncio.Queue: two frames go out per
+        # event, and the Queue's bookkeeping cost more than the frames.
+        self._frames: collections.deque[dict[str, Any] | None] = collections.deque()
+        self._wake: asyncio.Future[None] | None = None
 
     def send(self, frame: dict[str, Any]) -> None:
-        try:
-            self.queue.put_nowait(frame)
-        except asyncio.QueueFull:
-            raise SlowConsumer from None
+        if len(self._frames) >= self.limit:
+            raise SlowConsumer
+        self._queue(frame)
+
+    def finish(self) -> None:
+        """Let the writer send what it has, then stop."""
+        self._queue(None)
+
+    def _queue(self, frame: dict[str, Any] | None) -> None:
+        self._frames.append(frame)
+        wake = self._wake
+        if wake is not None and not wake.done():
+            wake.set_result(None)
 
     async def writer(self) -> None:
-        while (frame := await self.queue.get()) is not None:
-            data = encode(frame, self.binary)
-            if isinstance(data, bytes):
-                await self.websocket.send_bytes(data)
-            else:
-                await self.websocket.send_text(data)
+        frames, websocket, binary = self._frames, self.websocket, self.binary
+        loop = asyncio.get_running_loop()
+        while True:
+            while frames:
+                frame = frames.popleft()
+                if frame is None:
+                    return
+                data = encode(frame, binary)
+                if isinstance(data, bytes):
+                    await websocket.send_bytes(data)
+                else:
+                    await websocket.send_text(data)
+            self._wake = loop.create_future()
+            await self._wake
+            self._wake = None
 
 
 class Registry:
@@ -147,8 +174,7 @@ async def serve_socket(websocket: WebSocket) -> None:
                                 state.metrics, registry)
     finally:
         registry.remove(conn)
-    with contextlib.suppress(asyncio.QueueFull):
-        conn.queue.put_nowait(None)  # let the writer drain what it has, then stop
+    conn.finish()
     with contextlib.suppress(Exception):
         await asyncio.wait_for(writer, timeout=1.0)
     writer.cancel()

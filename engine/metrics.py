@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import bisect
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+
+from engine.counters import OUTCOMES
 
 BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
 
@@ -25,7 +28,6 @@ class Histogram:
 class Metrics:
     events: Counter[str] = field(default_factory=Counter)  # by event kind
     errors: Counter[str] = field(default_factory=Counter)  # error frames by code
-    rules: Counter[tuple[str, str, str]] = field(default_factory=Counter)  # site, rule, outcome
     closes: Counter[int] = field(default_factory=Counter)
     stages: dict[str, Histogram] = field(default_factory=dict)
     connections: int = 0
@@ -36,7 +38,9 @@ class Metrics:
     def stage(self, name: str, seconds: float) -> None:
         self.stages.setdefault(name, Histogram()).observe(seconds)
 
-    def render(self) -> str:
+    def render(self, rule_counts: Mapping[tuple[str, str], int] | None = None) -> str:
+        """The Prometheus text; ``rule_counts`` are the per-rule counters'
+        totals since start ((site, "rule|what") -> n, engine/counters.py)."""
         out = [
             "# TYPE ondo_connections gauge", f"ondo_connections {self.connections}",
             "# TYPE ondo_matcher_info gauge",
@@ -53,9 +57,20 @@ class Metrics:
                 for k, v in sorted(self.errors.items())]
         out.append("# TYPE ondo_closes_total counter")
         out += [f'ondo_closes_total{{code="{k}"}} {v}' for k, v in sorted(self.closes.items())]
-        out.append("# TYPE ondo_rule_outcomes_total counter")
-        out += [f'ondo_rule_outcomes_total{{site="{s}",rule="{r}",outcome="{o}"}} {v}'
-                for (s, r, o), v in sorted(self.rules.items())]
+        matched, outcomes, reports = ("ondo_rule_matched_total", "ondo_rule_outcomes_total",
+                                      "ondo_rule_reports_total")
+        families: dict[str, list[str]] = {matched: [], outcomes: [], reports: []}
+        for (site, name), n in sorted((rule_counts or {}).items()):
+            rule, _, what = name.rpartition("|")
+            labels = f'site="{site}",rule="{rule}"'
+            if what == "matched":
+                families[matched].append(f"{matched}{{{labels}}} {n}")
+            elif what in OUTCOMES:
+                families[outcomes].append(f'{outcomes}{{{labels},outcome="{what}"}} {n}')
+            else:
+                families[reports].append(f'{reports}{{{labels},what="{what}"}} {n}')
+        for family, lines in families.items():
+            out += [f"# TYPE {family} counter", *lines]
         out.append("# TYPE ondo_stage_seconds histogram")
         for name, hist in sorted(self.stages.items()):
             cumulative = 0

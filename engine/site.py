@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from engine.config import SiteConfig
+from engine.localtime import Calendar
 from engine.matching import MatcherLike
 from rules.catalogue import CATALOGUE, Scope
 from rules.ruleset import Rule, Ruleset, TemplateVar
@@ -32,6 +33,7 @@ class LiveSite:
     def __init__(self, config: SiteConfig, rules: ActiveRules | None) -> None:
         self.config = config
         self.rules = rules
+        self.calendar = Calendar(config.tz)
 
     def swap(self, rules: ActiveRules) -> None:
         # Events in flight keep the ActiveRules they started with.

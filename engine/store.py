@@ -11,9 +11,8 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
-from zoneinfo import ZoneInfo
 
-from engine.profile import day_key, oldest_day_kept, window_starts
+from engine.localtime import LocalTime
 
 
 class StoreUnavailable(Exception):
@@ -37,15 +36,17 @@ class StoredEvent:
     day: str  # YYYYMMDD in the site's time zone
     oldest_day: str  # the first day of the longest window (older buckets are dropped)
     payload: Mapping[str, Any]
-    window_starts: tuple[str, str] = ("", "")  # first days of the 7- and 30-day windows
+    window_starts: tuple[str, ...] = ("", "")  # first days of the 7- and 30-day windows
     windows: bool = True  # sum the day buckets (only when some rule reads them)
+    session_timeout: float = 1800.0  # the site's: this much silence ends a visit
 
     @classmethod
-    def at(cls, event_id: str, kind: str, digest: str, now: float, tz: ZoneInfo,
-           payload: Mapping[str, Any], *, windows: bool = True) -> StoredEvent:
-        """An event at ``now``, with the day keys of the site's time zone."""
-        return cls(event_id, kind, digest, now, day_key(now, tz), oldest_day_kept(now, tz),
-                   payload, window_starts(now, tz), windows)
+    def at(cls, event_id: str, kind: str, digest: str, now: float, local: LocalTime,
+           payload: Mapping[str, Any], *, windows: bool = True,
+           session_timeout: float = 1800.0) -> StoredEvent:
+        """An event at ``now``, with the day keys of the site's calendar."""
+        return cls(event_id, kind, digest, now, local.day, local.oldest_day, payload,
+                   local.window_starts[:2], windows, session_timeout)
 
 
 @dataclass(frozen=True, slots=True)

@@ -68,6 +68,10 @@ def run(args: argparse.Namespace) -> int:
             print(exc.format(), file=sys.stderr)
             return 1
         gc.freeze()  # start-up objects never die: keep them out of the cyclic GC's way
+        # An event allocates a few hundred short-lived objects that die with it
+        # (reference counting frees them); a young generation of 700 made the
+        # cyclic GC walk them anyway, ~7% of the engine's time under load.
+        gc.set_threshold(50_000, 20, 10)
         base = f"http://{config.host}:{config.port}"
         print(f"Ondo engine on {base} (websocket {base.replace('http', 'ws')}/v1/ws), "
               f"sites: {', '.join(config.sites)}; health: {base}/healthz; "

@@ -143,3 +143,18 @@ def test_healthz_and_metrics(engine: Engine) -> None:
     assert 'ondo_matcher_info{implementation="cython"} 1' in text
     assert 'ondo_events_total{kind="pageview"}' in text
     assert 'ondo_stage_seconds_count{stage="store"}' in text
+
+
+def test_msgpack_track_props_must_be_plain_json(engine: Engine) -> None:
+    with connect(f"{engine.ws_url}/v1/ws?site=demo-shop&visitor=binary-0002", origin=ORIGIN,
+                 subprotocols=["ondo.v1.msgpack"], legacy=True) as ws:  # type: ignore[arg-type,list-item]
+        ws.send(msgpack.packb({"t": "hello", "page": {"url": SHOP}}))
+        ws.recv(timeout=5)
+        ws.send(msgpack.packb({"t": "event", "id": "m2", "kind": "track",
+                               "data": {"name": "wish", "props": {"raw": b"\x00\xff"}}}))
+        error = msgpack.unpackb(ws.recv(timeout=5))
+        assert (error["code"], error["field"], error["id"]) == (
+            "bad_field", "data.props.raw", "m2")
+        ws.send(msgpack.packb({"t": "event", "id": "m3", "kind": "track",
+                               "data": {"name": "wish", "props": {"sku": "A-1", "n": 2}}}))
+        assert msgpack.unpackb(ws.recv(timeout=5)) == {"t": "ack", "id": "m3"}

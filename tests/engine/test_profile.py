@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from engine.profile import day_key, flat_profile
+from engine.localtime import day_key, local_time
+from engine.profile import flat_profile
 from rules.catalogue import CATALOGUE
 from rules.evaluate import check_value
 
@@ -30,7 +31,7 @@ def stored() -> dict[str, object]:
 
 
 def test_flat_profile_has_every_catalogue_attribute_with_the_right_type() -> None:
-    profile = flat_profile(stored(), NOW, SEOUL)
+    profile = flat_profile(stored(), NOW, local_time(NOW, SEOUL))
     optional = {a.name for a in CATALOGUE.values() if not a.always}
     missing = [name for name in CATALOGUE if name not in profile and name not in optional]
     assert missing == []
@@ -39,7 +40,7 @@ def test_flat_profile_has_every_catalogue_attribute_with_the_right_type() -> Non
 
 
 def test_windows_sessions_and_clock_in_seoul() -> None:
-    profile = flat_profile(stored(), NOW, SEOUL)
+    profile = flat_profile(stored(), NOW, local_time(NOW, SEOUL))
     assert profile["visits_7d"] == 1 and profile["visits_30d"] == 2 and profile["visits_90d"] == 4
     assert profile["purchase_total_30d"] == 50_000 and profile["purchase_total_90d"] == 120_000
     assert profile["days_since_last_visit"] == 3
@@ -54,10 +55,11 @@ def test_windows_sessions_and_clock_in_seoul() -> None:
 def test_an_old_cart_counts_as_empty() -> None:
     state = stored()
     state["cart_updated_at"] = NOW - 31 * DAY
-    profile = flat_profile(state, NOW, SEOUL, cart_period=30 * DAY)
+    profile = flat_profile(state, NOW, local_time(NOW, SEOUL), cart_period=30 * DAY)
     assert (profile["cart_items"], profile["cart_total"]) == ([], 0)
 
 
 def test_a_first_event_has_no_days_since_last_visit() -> None:
-    profile = flat_profile({"visit_count": 1, "visit_started": NOW}, NOW, SEOUL)
+    profile = flat_profile({"visit_count": 1, "visit_started": NOW}, NOW,
+                           local_time(NOW, SEOUL))
     assert "days_since_last_visit" not in profile and profile["is_first_visit"] is True

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+from engine.localtime import local_time
 from engine.redis_store import RedisStore
 from engine.store import StoredEvent
 from tests.conftest import Engine
@@ -65,12 +66,12 @@ def _purchase(redis_url: str, visitor: str, amount: int, now: float, order: str)
     """A purchase as the server-to-server events API stores it."""
     from zoneinfo import ZoneInfo
 
-    tz = ZoneInfo("Asia/Seoul")
+    local = local_time(now, ZoneInfo("Asia/Seoul"))
 
     async def go() -> None:
         store = RedisStore(redis_url)
         await store.apply("demo-shop", visitor, StoredEvent.at(
-            f"order-{order}", "purchase", order, now, tz, {"amount": amount}))
+            f"order-{order}", "purchase", order, now, local, {"amount": amount}))
         await store.close()
 
     asyncio.run(go())

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import redis
 
-from engine.profile import day_key
+from engine.localtime import day_key, local_time
 from engine.redis_store import RedisStore
 from engine.store import Applied, Result, StoredEvent
 
@@ -24,15 +24,16 @@ class Driver:
 
     def __init__(self, url: str) -> None:
         self.loop = asyncio.new_event_loop()
-        self.store = RedisStore(url, session_timeout=30 * MIN)
+        self.store = RedisStore(url)
         self.now = T0
         self.n = 0
 
     def event(self, kind: str, payload: dict[str, Any] | None = None, *,
               event_id: str | None = None, digest: str = "d") -> Result:
         self.n += 1
-        event = StoredEvent.at(event_id or f"e{self.n}", kind, digest, self.now, SEOUL,
-                               payload or {})
+        event = StoredEvent.at(event_id or f"e{self.n}", kind, digest, self.now,
+                               local_time(self.now, SEOUL), payload or {},
+                               session_timeout=30 * MIN)
         return self.loop.run_until_complete(self.store.apply("s", "visitor-1", event))
 
     def close(self) -> None:
