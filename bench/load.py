@@ -3,8 +3,8 @@
 Starts a redis-server, the engine (one uvicorn worker, pinned to CPU 0) with a
 generated ruleset of N rules, and the two references on the same stack — (A)
 a bare websocket echo, (B) the echo doing one redis.asyncio EVALSHA per
-message — then drives each with the same frames from load-generator
-processes pinned to the other CPU: V concurrent visitors walking shopping
+message — then drives each in turn, round after round, with the same frames
+from load-generator processes pinned to the other CPU (with redis-server): V concurrent visitors walking shopping
 journeys, closed-loop (max throughput) or open-loop at a target rate (latency
 from the intended send time). Reports throughput, latency percentiles and
 errors per target, the engine beside A and B as ratios, medians of --runs.
@@ -143,17 +143,23 @@ def run_targets(targets: list[str], *, rules: int, visitors: int, duration: floa
                        "--redis", redis_server.url, "--workers", str(workers)],
         }
         try:
-            for target in targets:
-                port = free_port()
-                command = [*commands[target], "--port", str(port)]
-                with server(command, port, pin=workers == 1 or target != "engine") as url:
-                    for run in range(runs):
+            with contextlib.ExitStack() as running:
+                ports = {}
+                for target in targets:
+                    ports[target] = free_port()
+                    running.enter_context(server(
+                        [*commands[target], "--port", str(ports[target])], ports[target],
+                        pin=workers == 1 or target != "engine"))
+                # Rounds, not one target after the other: this machine's noise comes and
+                # goes over minutes, and each target's runs should meet the same noise.
+                for run in range(runs):
+                    for target in targets:
                         print(f"{target}: run {run + 1}/{runs}", file=sys.stderr)
                         results[target].append(drive(
-                            port, "bench", visitors, duration, rate, processes, run + 1,
-                            msgpack=msgpack and target == "engine"))
-                    if target == "engine" and workers == 1:
-                        stages = stage_means(url)
+                            ports[target], "bench", visitors, duration, rate, processes,
+                            run + 1, msgpack=msgpack and target == "engine"))
+                if "engine" in ports and workers == 1:
+                    stages = stage_means(f"http://127.0.0.1:{ports['engine']}")
         finally:
             redis_server.stop()
     return results, stages

@@ -50,7 +50,7 @@ class Outcome:
     winner: str | None = None  # for LOST_TO
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built per event, and frozen __init__ costs 3x
 class Action:
     """An action frame's content, ready to send."""
 
@@ -82,7 +82,7 @@ class Decision:
                 for rule, reason in zip(self.matched, self.reasons, strict=True)]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built per event, and frozen __init__ costs 3x
 class Context:
     """What the policy needs to know about this event besides the profile."""
 
@@ -97,8 +97,7 @@ class Context:
 
     def __post_init__(self) -> None:
         if not self.today:
-            object.__setattr__(self, "today",
-                               datetime.fromtimestamp(self.now, self.tz).strftime("%Y%m%d"))
+            self.today = datetime.fromtimestamp(self.now, self.tz).strftime("%Y%m%d")
 
 
 def holdout_share(visitor: str, rule: str) -> float:

@@ -41,7 +41,7 @@ class Hello:
     title: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built per event, and frozen __init__ costs 3x
 class Event:
     id: str
     kind: EventKind

@@ -36,7 +36,10 @@ class Metrics:
     redis_errors: int = 0
 
     def stage(self, name: str, seconds: float) -> None:
-        self.stages.setdefault(name, Histogram()).observe(seconds)
+        histogram = self.stages.get(name)
+        if histogram is None:
+            histogram = self.stages[name] = Histogram()
+        histogram.observe(seconds)
 
     def render(self, rule_counts: Mapping[tuple[str, str], int] | None = None) -> str:
         """The Prometheus text; ``rule_counts`` are the per-rule counters'

@@ -4,6 +4,7 @@ fill in the page type and product id when the shop did not say."""
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -32,6 +33,7 @@ class Page:
     category: str | None = None
 
 
+@functools.lru_cache(maxsize=8192)  # shops' pages repeat; a Page is never changed
 def page_of(url: str, page_type: str | None = None, product_id: str | None = None,
             category: str | None = None) -> Page:
     try:

@@ -25,7 +25,7 @@ class Applied(enum.StrEnum):
     CONFLICT = "conflict"  # this id was stored before with other content: rejected
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built per event, and frozen __init__ costs 3x
 class StoredEvent:
     """One event as the store applies it (derived fields already computed)."""
 
@@ -49,7 +49,7 @@ class StoredEvent:
                    local.window_starts[:2], windows, session_timeout)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Result:
     status: Applied
     profile: dict[str, Any]  # the stored profile after the event (docs/storage.md)
