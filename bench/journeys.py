@@ -1,6 +1,8 @@
 """Shopping journeys a simulated visitor walks through: arrival from a traffic
 source (with the referrer and utm/ad parameters that source really sends),
-category, product, add to cart, cart page, sometimes checkout; then again."""
+category, product, add to cart, cart page, sometimes checkout; then again.
+Like the widget, a visitor reports every action it is sent as shown, and now
+and then clicks or closes it; those reports feed the caps and fatigue."""
 
 from __future__ import annotations
 
@@ -47,6 +49,17 @@ class Journey:
                            ("pageview", {"url": f"{SHOP}/order/basket.html",
                                          "page_type": "cart"})]
         self.steps.reverse()
+
+    def shown(self, action: str, rule: str) -> None:
+        """An action arrived: report it next, as the widget does once it renders."""
+        reports: list[tuple[str, dict[str, object]]] = [
+            ("report", {"action": action, "rule": rule, "what": "shown"})]
+        draw = self.rng.random()
+        if draw < 0.05:
+            reports.append(("report", {"action": action, "rule": rule, "what": "clicked"}))
+        elif draw < 0.2:
+            reports.append(("report", {"action": action, "rule": rule, "what": "closed"}))
+        self.steps += reversed(reports)
 
     def next_event(self) -> tuple[str, dict[str, object]]:
         if not self.steps:

@@ -1,12 +1,14 @@
 """The load test: ``python -m bench.load [--quick] [--record] ...`` (also ``ondo bench``).
 
-Starts a redis-server, the engine (one uvicorn worker, pinned to CPU 0) with a
-generated ruleset of N rules, and the two references on the same stack — (A)
-a bare websocket echo, (B) the echo doing one redis.asyncio EVALSHA per
-message — then drives each in turn, round after round, with the same frames
-from load-generator processes pinned to the other CPU (with redis-server): V concurrent visitors walking shopping
-journeys, closed-loop (max throughput) or open-loop at a target rate (latency
-from the intended send time). Reports throughput, latency percentiles and
+Starts a redis-server, the engine (one uvicorn worker, pinned to CPU 0) with
+the rule library plus N generated rules, and the two references on the same
+stack — (A) a bare websocket echo, (B) the echo doing one redis.asyncio
+EVALSHA per message — then drives each in turn, round after round, with the
+same frames from load-generator processes pinned to the other CPU (with
+redis-server): V concurrent visitors walking shopping journeys (reporting
+the actions they are shown, as the widget does), closed-loop (max
+throughput) or open-loop at a target rate (latency from the intended send
+time). Reports throughput, latency percentiles and
 errors per target, the engine beside A and B as ratios, medians of --runs.
 Loopback only; every run is bounded in time and stops by itself.
 """
@@ -34,7 +36,7 @@ import httpx
 from bench.histogram import Histogram
 from bench.loadgen import Plan, run_process
 from bench.matcher import RESULTS, machine
-from bench.workload import rule_file
+from bench.workload import site_file
 from engine.embedded import EmbeddedRedis, free_port
 
 ORIGIN = "http://bench.local"
@@ -130,7 +132,7 @@ def run_targets(targets: list[str], *, rules: int, visitors: int, duration: floa
         if redis_server.process is not None:
             _pin_process(redis_server.process.pid, 1)  # beside the load generators
         rules_path = data / "rules.yaml"
-        rules_path.write_text(rule_file(rules), encoding="utf-8")
+        rules_path.write_text(site_file(rules), encoding="utf-8")
         (data / "sites.toml").write_text(
             f'[[sites]]\nid = "bench"\norigins = ["{ORIGIN}"]\n'
             f'secret = "bench-secret-0123456789"\nrules = "{rules_path}"\n', encoding="utf-8")

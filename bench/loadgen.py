@@ -59,9 +59,11 @@ class Tally:
 
 
 class Client(asyncio.Protocol):
-    def __init__(self, tally: Tally, on_open: asyncio.Future[None]) -> None:
+    def __init__(self, tally: Tally, on_open: asyncio.Future[None],
+                 journey: Journey | None = None) -> None:
         self.tally = tally
         self.on_open = on_open
+        self.journey = journey
         self.buffer = b""
         self.open = False
         self.transport: asyncio.Transport | None = None
@@ -118,6 +120,8 @@ class Client(asyncio.Protocol):
         if kind == "action":
             rule = message.get("rule", "?")
             self.tally.actions[rule] = self.tally.actions.get(rule, 0) + 1
+            if self.journey is not None:
+                self.journey.shown(message.get("id", ""), rule)
             return
         event_id = message.get("id")
         started = self.pending.pop(event_id, None) if event_id else None
@@ -144,10 +148,11 @@ class Client(asyncio.Protocol):
 
 
 async def connect(host: str, port: int, path: str, origin: str, tally: Tally,
-                  subprotocol: str = "ondo.v1") -> Client:
+                  subprotocol: str = "ondo.v1", journey: Journey | None = None) -> Client:
     loop = asyncio.get_running_loop()
     opened: asyncio.Future[None] = loop.create_future()
-    _, client = await loop.create_connection(lambda: Client(tally, opened), host, port)
+    _, client = await loop.create_connection(lambda: Client(tally, opened, journey), host,
+                                             port)
     key = base64.b64encode(os.urandom(16)).decode()
     assert client.transport is not None
     client.transport.write((
@@ -178,7 +183,7 @@ async def _visitor(plan: Plan, index: int, tally: Tally, deadline: float,
     path = f"/v1/ws?site={plan.site}&visitor={journey.visitor}"
     encode = encoder(plan.msgpack)
     client = await connect(plan.host, plan.port, path, plan.origin, tally,
-                           "ondo.v1.msgpack" if plan.msgpack else "ondo.v1")
+                           "ondo.v1.msgpack" if plan.msgpack else "ondo.v1", journey)
     assert client.transport is not None
     client.transport.write(encode(journey.hello()))
     interval = plan.visitors / plan.rate if plan.rate else 0.0

@@ -8,9 +8,14 @@ Rules have 1-5 conditions over the catalogue (mostly ``and``, some ``or`` and
 from __future__ import annotations
 
 import random
+from pathlib import Path
 from typing import Any
 
+import yaml
+
 from rules.catalogue import DEVICES, PAGE_TYPES, TRAFFIC_SOURCES
+
+LIBRARY = Path(__file__).resolve().parents[1] / "rules" / "library"
 
 NOW = 1_790_000_000
 CATEGORIES = [f"c{i}" for i in range(20)]
@@ -68,6 +73,24 @@ def rule_file(n_rules: int, seed: int = 7) -> str:
                   f"    if: '{condition(rng)}'",
                   f'    do: {{widget: push_note, title: "혜택 {i}"}}']
     return "\n".join(lines) + "\n"
+
+
+def site_file(n_rules: int, site: str = "bench", seed: int = 7) -> str:
+    """The load test's site: every recipe of rules/library (their segments, caps,
+    schedules, pages and fatigue budget) followed by ``n_rules`` generated rules."""
+    merged: dict[str, Any] = {"version": 1, "site": site, "timezone": "Asia/Seoul",
+                              "segments": {}, "rules": []}
+    for path in sorted(LIBRARY.glob("*.yaml")):
+        recipes = yaml.safe_load(path.read_text(encoding="utf-8"))
+        merged["segments"].update(recipes.get("segments") or {})
+        merged["rules"] += recipes["rules"]
+        if "fatigue" in recipes:
+            merged["fatigue"] = recipes["fatigue"]
+    merged["rules"] += yaml.safe_load(rule_file(n_rules, seed))["rules"]
+    for rule in merged["rules"]:
+        if True in rule:  # PyYAML reads the key `on` as YAML 1.1's boolean
+            rule["on"] = rule.pop(True)
+    return yaml.safe_dump(merged, allow_unicode=True, sort_keys=False)
 
 
 def population(n: int, seed: int = 11) -> list[dict[str, Any]]:

@@ -204,6 +204,7 @@ def deliver(ruleset: Ruleset, rules_by_id: Mapping[str, Rule], matched: Sequence
     decision = Decision(matched)
     reasons, actions, winners = decision.reasons, decision.actions, decision.winners
     taken: dict[str, str] = {}  # widget kind -> rule that took it
+    tired: bool | None = None  # the fatigue verdict, until another action is chosen
     path = str(profile.get("page_path", "/"))
     for rule_id in matched:
         rule = rules_by_id[rule_id]
@@ -222,11 +223,13 @@ def deliver(ruleset: Ruleset, rules_by_id: Mapping[str, Rule], matched: Sequence
         elif widget in taken:
             reasons.append(LOST_TO)
             winners[rule_id] = taken[widget]
-        elif fatigued(ruleset, fatigue, len(actions), ctx):
+        elif tired if tired is not None else (
+                tired := fatigued(ruleset, fatigue, len(actions), ctx)):
             reasons.append(FATIGUED)
         else:
             reasons.append(SHOWN)
             taken[widget] = rule_id
             actions.append(render_action(rule, profile, ctx))
+            tired = None
     return decision
 

@@ -58,7 +58,7 @@ def decide(rules: ActiveRules, site: LiveSite, stored: Mapping[str, Any],
                   bool(profile.get("is_member")), config.login_url, site.calendar.at(now).day)
     caps, fatigue = stored.get("caps"), stored.get("fatigue")
     return deliver(rules.ruleset, rules.by_id, matched, profile,
-                   caps if isinstance(caps, dict) else {},
+                   caps if isinstance(caps, Mapping) else {},
                    fatigue if isinstance(fatigue, dict) else {}, ctx)
 
 
@@ -122,7 +122,7 @@ class EventFlow:
             history = {k: v for k, v in full.items() if k not in ("days", "caps", "windows")}
             kind, payload = "merge", {"anon": history,
                                       "days": flat_days(full.get("days") or {}),
-                                      "caps": full.get("caps") or {}}
+                                      "caps": dict(full.get("caps") or {})}
         merge = StoredEvent.at(f"merge:{visitor.id}:{member_id}", kind, "merge", event.now,
                                site.calendar.at(event.now), payload,
                                session_timeout=site.config.session_timeout)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -144,11 +144,44 @@ def decode_profile(blob: bytes | str | None, days: Sequence[Any] = (),
         day, _, name = field.partition(":")
         buckets.setdefault(day, {"v": 0, "pv": 0, "pc": 0, "pt": 0})[name] = int(days[i + 1])
     profile["days"] = buckets
-    profile["caps"] = {
-        (caps[i].decode() if isinstance(caps[i], bytes) else caps[i]):
-            msgpack.unpackb(caps[i + 1], raw=False, strict_map_key=False)
-        for i in range(0, len(caps), 2)}
+    profile["caps"] = StoredCaps(caps)
     return profile
+
+
+class StoredCaps(Mapping[str, Mapping[str, Any]]):
+    """The caps hash (rule id -> msgpack cap) as the store returned it. A cap is
+    decoded when the delivery policy first asks for it: a regular holds caps
+    of every rule ever shown to them, and an event reads those it matched."""
+
+    __slots__ = ("_decoded", "_raw")
+
+    def __init__(self, flat: Sequence[Any] = ()) -> None:
+        # Field names come back as bytes, as HGETALL replies them.
+        self._raw: dict[bytes, bytes] = dict(zip(flat[::2], flat[1::2], strict=True))
+        self._decoded: dict[str, Mapping[str, Any]] = {}
+
+    def get(self, rule: str, default: Any = None) -> Any:
+        if not self._raw:
+            return default
+        cap = self._decoded.get(rule)
+        if cap is None:
+            raw = self._raw.get(rule.encode())
+            if raw is None:
+                return default
+            cap = self._decoded[rule] = msgpack.unpackb(raw, raw=False, strict_map_key=False)
+        return cap
+
+    def __getitem__(self, rule: str) -> Mapping[str, Any]:
+        cap = self.get(rule)
+        if cap is None:
+            raise KeyError(rule)
+        return cap  # type: ignore[no-any-return]
+
+    def __iter__(self) -> Iterator[str]:
+        return (rule.decode() for rule in self._raw)
+
+    def __len__(self) -> int:
+        return len(self._raw)
 
 
 def window_sums(sums: Sequence[Any]) -> dict[str, int]:

@@ -118,6 +118,17 @@ def test_reports_update_caps_and_fatigue(driver: Driver) -> None:
     assert p["caps"]["r"]["stop"] is True
 
 
+def test_caps_of_many_rules_come_back_whole(driver: Driver) -> None:
+    driver.event("pageview", pageview())
+    for n in range(30):
+        result = driver.event("report", {"rule": f"rule-{n}", "what": "shown", "stop": False})
+    caps = result.profile["caps"]
+    assert len(caps) == 30 and sorted(caps) == sorted(f"rule-{n}" for n in range(30))
+    assert caps.get("rule-7")["n"] == 1 and caps.get("never-shown") is None
+    assert {rule: cap["n"] for rule, cap in dict(caps).items()} == {
+        f"rule-{n}": 1 for n in range(30)}
+
+
 def test_keys_share_the_visitors_hash_tag(driver: Driver, redis_url: str) -> None:
     driver.event("pageview", pageview())
     keys = sorted(k.decode() for k in redis.Redis.from_url(redis_url).keys("ondo:*"))
