@@ -208,7 +208,9 @@ def deliver(ruleset: Ruleset, rules_by_id: Mapping[str, Rule], matched: Sequence
     path = str(profile.get("page_path", "/"))
     for rule_id in matched:
         rule = rules_by_id[rule_id]
-        cap = caps.get(rule_id)
+        # Only a frequency or stop_after reads a cap (a stop recorded under an
+        # earlier version of the rule that had stop_after no longer applies).
+        cap = caps.get(rule_id) if rule.frequency is not None or rule.stop_after else None
         widget = rule.action.widget
         if rule.pages is not None and not on_page(rule, path):
             reasons.append(OFF_PAGE)

@@ -29,6 +29,7 @@ from engine.protocol import (
     SUBPROTOCOL_MSGPACK,
     CloseCode,
     ErrorCode,
+    EventKind,
     Limits,
     ServerFrame,
 )
@@ -198,9 +199,11 @@ async def _read_loop(websocket: WebSocket, conn: Connection, visitor: Visitor,
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
                 return None
-            raw = message.get("text") if message.get("text") is not None else message.get("bytes")
+            raw = message.get("text")
             if raw is None:
-                continue
+                raw = message.get("bytes")
+                if raw is None:
+                    continue
             try:
                 frame = parse_frame(decode(raw, conn.binary), limits)
             except FrameError as exc:
@@ -237,8 +240,9 @@ async def _read_loop(websocket: WebSocket, conn: Connection, visitor: Visitor,
                 continue
             for out in frames:
                 conn.send(out)
-            if (visitor.site.config.id, visitor.key) not in conn.keys:  # identified
-                registry.add(visitor.site.config.id, visitor.key, conn)
+            if frame.kind is EventKind.IDENTIFY and (visitor.site.config.id,
+                                                     visitor.key) not in conn.keys:
+                registry.add(visitor.site.config.id, visitor.key, conn)  # now a member
     except SlowConsumer:
         return CloseCode.SLOW_CONSUMER
     except WebSocketDisconnect:

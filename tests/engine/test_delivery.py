@@ -67,6 +67,12 @@ def test_stop_after_click_or_close() -> None:
     assert decide(rs, caps={"a": {"stop": True}}) == [("a", Reason.STOPPED, None)]
 
 
+def test_a_rule_uploaded_again_without_stop_after_ignores_its_old_stop() -> None:
+    rs = ruleset("  - {id: a, do: {widget: push_note, title: A}, frequency: always}\n")
+    assert decide(rs, caps={"a": {"stop": True, "n": 9, "sn": 9, "s": 3}}) == [
+        ("a", Reason.SHOWN, None)]
+
+
 def test_site_fatigue_budget() -> None:
     rs = ruleset("  - {id: a, do: {widget: push_note, title: A}}\n"
                  "  - {id: c, do: {widget: bookmark_prompt, text: C}}\n",
