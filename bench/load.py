@@ -40,6 +40,7 @@ from bench.workload import site_file
 from engine.embedded import EmbeddedRedis, free_port
 
 ORIGIN = "http://bench.local"
+WARMUP = 2.0  # seconds of load before each measured window, not counted
 
 
 def raise_fd_limit() -> int:
@@ -88,10 +89,11 @@ def server(command: list[str], port: int, pin: bool = True) -> Iterator[str]:
 
 
 def drive(port: int, site: str, visitors: int, duration: float, rate: float,
-          processes: int, seed: int, msgpack: bool = False) -> dict[str, Any]:
+          processes: int, seed: int, msgpack: bool = False,
+          warmup: float = WARMUP) -> dict[str, Any]:
     plans = [Plan("127.0.0.1", port, site, ORIGIN, visitors // processes + (i < visitors %
                                                                             processes),
-                  duration, rate / processes, seed * 100 + i, msgpack=msgpack)
+                  duration, rate / processes, seed * 100 + i, msgpack=msgpack, warmup=warmup)
              for i in range(processes)]
     cpu = 1 if (os.cpu_count() or 1) > 1 else None
     ctx = multiprocessing.get_context("fork")
@@ -121,9 +123,9 @@ def stage_means(url: str) -> dict[str, float]:
 
 def run_targets(targets: list[str], *, rules: int, visitors: int, duration: float,
                 rate: float, processes: int, runs: int, workers: int = 1,
-                msgpack: bool = False,
+                msgpack: bool = False, warmup: float = WARMUP,
                 ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, float]]:
-    """Start each target in turn and drive it ``runs`` times."""
+    """Start the targets and drive each of them once per round, ``runs`` rounds."""
     results: dict[str, list[dict[str, Any]]] = {t: [] for t in targets}
     stages: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -159,7 +161,7 @@ def run_targets(targets: list[str], *, rules: int, visitors: int, duration: floa
                         print(f"{target}: run {run + 1}/{runs}", file=sys.stderr)
                         results[target].append(drive(
                             ports[target], "bench", visitors, duration, rate, processes,
-                            run + 1, msgpack=msgpack and target == "engine"))
+                            run + 1, msgpack=msgpack and target == "engine", warmup=warmup))
                 if "engine" in ports and workers == 1:
                     stages = stage_means(f"http://127.0.0.1:{ports['engine']}")
         finally:
@@ -174,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--visitors", type=int, default=1000)
     parser.add_argument("--rules", type=int, default=1000)
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per run")
+    parser.add_argument("--warmup", type=float, default=WARMUP,
+                        help="seconds of load before each run's measured window")
     parser.add_argument("--rate", type=float, default=0.0,
                         help="open loop at this many events/s in total (0: closed loop)")
     parser.add_argument("--processes", type=int, default=2, help="load-generator processes")
@@ -189,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.visitors, args.duration, args.runs, args.rules = (min(args.visitors, 500), 4.0,
                                                                1, min(args.rules, 1000))
+        args.warmup = min(args.warmup, 1.0)
     fds = raise_fd_limit()
     if args.sweep:
         from bench.sweeps import sweep
@@ -198,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
         results, stages = run_targets(
             args.targets.split(","), rules=args.rules, visitors=args.visitors,
             duration=args.duration, rate=args.rate, processes=args.processes, runs=args.runs,
-            workers=args.workers, msgpack=args.frames == "msgpack")
+            workers=args.workers, msgpack=args.frames == "msgpack", warmup=args.warmup)
         table = report(results, stages, args, fds)
     print(table)
     if args.record:
@@ -227,7 +232,8 @@ def report(results: dict[str, list[dict[str, Any]]], stages: dict[str, float],
              f"- command: `{command.strip()}`",
              f"- machine: {machine()}; the server under test pinned to CPU 0; redis-server "
              f"and {args.processes} load-generator processes on CPU 1; fd limit {fds}",
-             f"- {args.visitors:,} visitors, {mode}, {args.duration:g} s per run; the engine "
+             f"- {args.visitors:,} visitors, {mode}, {args.duration:g} s per run after "
+             f"{args.warmup:g} s of warm-up; the engine "
              f"runs the rule library plus {args.rules:,} generated rules; medians of "
              f"{args.runs} rounds (min–max); ×A and ×B are the median of the ratios within "
              "each round (a round runs A, B and the engine back to back)", "",

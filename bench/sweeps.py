@@ -38,7 +38,8 @@ def _row(label: str, runs: list[dict[str, Any]]) -> str:
 def sweep(args: argparse.Namespace, fds: int) -> str:
     from bench.load import run_targets
 
-    common = {"duration": args.duration, "processes": args.processes, "runs": args.runs}
+    common = {"duration": args.duration, "processes": args.processes, "runs": args.runs,
+              "warmup": args.warmup}
     rows: list[str] = []
     curves: dict[str, list[tuple[float, float, float, float]]] = {}
     if args.sweep == "rate":
@@ -72,7 +73,8 @@ def sweep(args: argparse.Namespace, fds: int) -> str:
             rows.append(_row(label, results["engine"]))
     head = [f"### Load sweep: {args.sweep} — {datetime.date.today().isoformat()}", "",
             f"- command: `python -m bench.load --sweep {args.sweep} --runs {args.runs} "
-            f"--duration {args.duration:g} --visitors {args.visitors} --rules {args.rules}`",
+            f"--duration {args.duration:g} --warmup {args.warmup:g} --visitors {args.visitors} "
+            f"--rules {args.rules}`",
             f"- machine: {machine()}; fd limit {fds}; medians of {args.runs} run(s)", "",
             "| point | events/s | p50 ms | p99 ms | p99.9 ms | errors |",
             "|---|---:|---:|---:|---:|---|"]

@@ -28,6 +28,7 @@ from rules.catalogue import WINDOW_DAYS, WINDOWED_METRICS
 LUA = Path(__file__).with_name("lua")
 _DOWN = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
 _APPLIED = {status.value.encode(): status for status in Applied}  # the script's status reply
+STATS_TTL = 100 * 86_400  # daily rule counters are kept 100 days
 
 
 def _key(site: str, visitor: str, suffix: str) -> str:
@@ -49,6 +50,7 @@ class RedisStore:
                                            health_check_interval=0)
         self.pipe = Pipe(url, connect_timeout=1.0, timeout=2.0)
         self.event_script = Script("event.lua")
+        self.count_script = Script("count.lua")
         self._loading = asyncio.Lock()
         self.profile_ttl = int(profile_ttl)
         self.dedupe_ttl = int(dedupe_ttl)
@@ -91,14 +93,16 @@ class RedisStore:
         return Result(_APPLIED[status], profile)
 
     async def count(self, site: str, day: str, counts: Mapping[str, int]) -> None:
+        """One call of count.lua per 500 fields: a flush of thousands of rule
+        counters must not hold the event loop, or Redis, for milliseconds."""
         key = f"ondo:{{{site}}}:stats:{day}"
-        calls = [self.pipe.call("HINCRBY", key, field, n) for field, n in counts.items()]
-        calls.append(self.pipe.call("EXPIRE", key, 100 * 86_400))
-        try:
-            await asyncio.gather(*calls)
-        except _DOWN as exc:
-            self.errors += 1
-            raise StoreUnavailable(str(exc)) from exc
+        fields = list(counts.items())
+        for start in range(0, len(fields), 500):
+            args: list[str | int] = [STATS_TTL]
+            for field, n in fields[start:start + 500]:
+                args += (field, n)
+            await self._evalsha(self.count_script, (key,), args)
+            await asyncio.sleep(0)  # let events in between
 
     async def stats(self, site: str, day: str) -> dict[str, int]:
         raw = await self.client.hgetall(f"ondo:{{{site}}}:stats:{day}")

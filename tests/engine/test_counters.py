@@ -88,3 +88,19 @@ def test_counts_wait_out_an_outage_and_are_written_once(tmp_path: Path) -> None:
 
 def run(coroutine: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coroutine)
+
+
+def test_a_flush_of_thousands_of_rules_lands_whole(redis_url: str) -> None:
+    async def go() -> dict[str, int]:
+        store = RedisStore(redis_url)
+        counters = Counters(store)
+        counters.decided("shop", DAY, decision(*((f"r{n}", Reason.FATIGUED)
+                                                  for n in range(1200))))
+        await counters.flush()
+        stats = await store.stats("shop", DAY)
+        await store.close()
+        return stats
+
+    stats = run(go())
+    assert len(stats) == 2400
+    assert stats["r1199|fatigued"] == stats["r0|matched"] == 1
