@@ -197,36 +197,60 @@ def render_action(rule: Rule, profile: Mapping[str, Any], ctx: Context) -> Actio
                    "exit_intent": arming.exit_intent, "idle": arming.idle})
 
 
-def deliver(ruleset: Ruleset, rules_by_id: Mapping[str, Rule], matched: Sequence[str],
-            profile: Mapping[str, Any], caps: Mapping[str, Mapping[str, Any]],
-            fatigue: Mapping[str, Any], ctx: Context) -> Decision:
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """A ruleset as the delivery policy reads it, laid out once per upload:
+    for each rule id, the rule, its widget kind, whether it reads a cap (it
+    has a frequency or stop_after), and whether it has a gate to check
+    (pages, a schedule or a holdout). Most matched rules have no gate and
+    lose to a rule of higher priority, in a few operations each."""
+
+    ruleset: Ruleset
+    rules: Mapping[str, tuple[Rule, str, bool, bool]]
+
+    @classmethod
+    def of(cls, ruleset: Ruleset) -> Policy:
+        return cls(ruleset, {rule.id: (
+            rule, rule.action.widget, rule.frequency is not None or bool(rule.stop_after),
+            rule.pages is not None or rule.schedule is not None or bool(rule.holdout))
+            for rule in ruleset.rules})
+
+
+def deliver(policy: Policy, matched: Sequence[str], profile: Mapping[str, Any],
+            caps: Mapping[str, Mapping[str, Any]], fatigue: Mapping[str, Any],
+            ctx: Context) -> Decision:
     """The actions to send for one event and the outcome of every matched rule."""
     decision = Decision(matched)
     reasons, actions, winners = decision.reasons, decision.actions, decision.winners
+    table = policy.rules
     taken: dict[str, str] = {}  # widget kind -> rule that took it
     tired: bool | None = None  # the fatigue verdict, until another action is chosen
     path = str(profile.get("page_path", "/"))
     for rule_id in matched:
-        rule = rules_by_id[rule_id]
+        rule, widget, reads_cap, gated = table[rule_id]
         # Only a frequency or stop_after reads a cap (a stop recorded under an
         # earlier version of the rule that had stop_after no longer applies).
-        cap = caps.get(rule_id) if rule.frequency is not None or rule.stop_after else None
-        widget = rule.action.widget
-        if rule.pages is not None and not on_page(rule, path):
-            reasons.append(OFF_PAGE)
-        elif rule.schedule is not None and not in_schedule(rule.schedule, ctx.now, ctx.tz):
-            reasons.append(OFF_SCHEDULE)
-        elif cap and cap.get("stop"):
-            reasons.append(STOPPED)
-        elif cap and capped(rule, cap, ctx):
-            reasons.append(CAPPED)
-        elif rule.holdout and holdout_share(ctx.visitor, rule.id) < rule.holdout:
-            reasons.append(HELD_OUT)
-        elif widget in taken:
+        cap = caps[rule_id] if reads_cap and rule_id in caps else None
+        if gated or cap:
+            reason = None
+            if rule.pages is not None and not on_page(rule, path):
+                reason = OFF_PAGE
+            elif rule.schedule is not None and not in_schedule(rule.schedule, ctx.now, ctx.tz):
+                reason = OFF_SCHEDULE
+            elif cap and cap.get("stop"):
+                reason = STOPPED
+            elif cap and capped(rule, cap, ctx):
+                reason = CAPPED
+            elif rule.holdout and holdout_share(ctx.visitor, rule.id) < rule.holdout:
+                reason = HELD_OUT
+            if reason is not None:
+                reasons.append(reason)
+                continue
+        if widget in taken:
             reasons.append(LOST_TO)
             winners[rule_id] = taken[widget]
         elif tired if tired is not None else (
-                tired := fatigued(ruleset, fatigue, len(actions), ctx)):
+                tired := fatigued(policy.ruleset, fatigue, len(actions), ctx)):
             reasons.append(FATIGUED)
         else:
             reasons.append(SHOWN)
@@ -234,4 +258,3 @@ def deliver(ruleset: Ruleset, rules_by_id: Mapping[str, Rule], matched: Sequence
             actions.append(render_action(rule, profile, ctx))
             tired = None
     return decision
-

@@ -57,8 +57,7 @@ def decide(rules: ActiveRules, site: LiveSite, stored: Mapping[str, Any],
     ctx = Context(key, event_id, now, site.calendar.tz, int(stored.get("visit_count", 1) or 1),
                   bool(profile.get("is_member")), config.login_url, site.calendar.at(now).day)
     caps, fatigue = stored.get("caps"), stored.get("fatigue")
-    return deliver(rules.ruleset, rules.by_id, matched, profile,
-                   caps if isinstance(caps, Mapping) else {},
+    return deliver(rules.policy, matched, profile, caps if isinstance(caps, Mapping) else {},
                    fatigue if isinstance(fatigue, dict) else {}, ctx)
 
 

@@ -154,38 +154,34 @@ def decode_profile(blob: bytes | str | None, days: Sequence[Any] = (),
 
 class StoredCaps(Mapping[str, Mapping[str, Any]]):
     """The caps hash (rule id -> msgpack cap) as the store returned it. A cap is
-    decoded when the delivery policy first asks for it: a regular holds caps
-    of every rule ever shown to them, and an event reads those it matched."""
+    decoded when the delivery policy first reads it: a regular holds caps of
+    every rule ever shown to them, and an event reads those it matched."""
 
-    __slots__ = ("_decoded", "_raw")
+    __slots__ = ("_caps",)
 
     def __init__(self, flat: Sequence[Any] = ()) -> None:
-        # Field names come back as bytes, as HGETALL replies them.
-        self._raw: dict[bytes, bytes] = dict(zip(flat[::2], flat[1::2], strict=True))
-        self._decoded: dict[str, Mapping[str, Any]] = {}
+        # HGETALL's flat reply; field names come back as bytes.
+        self._caps: dict[str, Any] = {
+            (k.decode() if isinstance(k, bytes) else k): v
+            for k, v in zip(flat[::2], flat[1::2], strict=True)}
 
-    def get(self, rule: str, default: Any = None) -> Any:
-        if not self._raw:
-            return default
-        cap = self._decoded.get(rule)
-        if cap is None:
-            raw = self._raw.get(rule.encode())
-            if raw is None:
-                return default
-            cap = self._decoded[rule] = msgpack.unpackb(raw, raw=False, strict_map_key=False)
-        return cap
+    def __contains__(self, rule: object) -> bool:
+        return rule in self._caps
 
     def __getitem__(self, rule: str) -> Mapping[str, Any]:
-        cap = self.get(rule)
-        if cap is None:
-            raise KeyError(rule)
+        cap = self._caps[rule]
+        if isinstance(cap, bytes):
+            cap = self._caps[rule] = msgpack.unpackb(cap, raw=False, strict_map_key=False)
         return cap  # type: ignore[no-any-return]
 
+    def get(self, rule: str, default: Any = None) -> Any:
+        return self[rule] if rule in self._caps else default
+
     def __iter__(self) -> Iterator[str]:
-        return (rule.decode() for rule in self._raw)
+        return iter(self._caps)
 
     def __len__(self) -> int:
-        return len(self._raw)
+        return len(self._caps)
 
 
 def window_sums(sums: Sequence[Any]) -> dict[str, int]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from engine.config import SiteConfig
+from engine.delivery import Policy
 from engine.localtime import Calendar
 from engine.matching import MatcherLike
 from rules.catalogue import CATALOGUE, Scope
@@ -16,6 +17,7 @@ from rules.ruleset import Rule, Ruleset, TemplateVar
 class ActiveRules:
     ruleset: Ruleset
     matcher: MatcherLike
+    policy: Policy
     by_id: dict[str, Rule] = field(default_factory=dict)
     reads_windows: bool = True  # some rule reads a windowed attribute (visits_7d, ...)
 
@@ -25,8 +27,8 @@ class ActiveRules:
             isinstance(part, TemplateVar) and CATALOGUE[part.name].scope is Scope.WINDOWED
             for rule in ruleset.rules for parts in rule.action.content.values()
             for part in parts)
-        return cls(ruleset, matcher_class(ruleset), {r.id: r for r in ruleset.rules},
-                    windowed)
+        return cls(ruleset, matcher_class(ruleset), Policy.of(ruleset),
+                   {r.id: r for r in ruleset.rules}, windowed)
 
 
 class LiveSite:

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 import rules
-from engine.delivery import Context, Reason, deliver, holdout_share, in_schedule
+from engine.delivery import Context, Policy, Reason, deliver, holdout_share, in_schedule
 from rules.ruleset import Ruleset, Schedule
 
 SEOUL = ZoneInfo("Asia/Seoul")
@@ -32,8 +32,7 @@ def decide(rs: Ruleset, profile: dict[str, Any] | None = None, *, caps: Any = No
     profile = profile if profile is not None else {"page_path": "/product/1"}
     matched = rules.evaluate(rs, {**profile, "now": now})
     ctx = Context(visitor, "e1", now, SEOUL, visit, member, "/login?next={return}")
-    decision = deliver(rs, {r.id: r for r in rs.rules}, matched, profile, caps or {},
-                       fatigue or {}, ctx)
+    decision = deliver(Policy.of(rs), matched, profile, caps or {}, fatigue or {}, ctx)
     return [(o.rule, o.reason, o.winner) for o in decision.outcomes]
 
 
@@ -128,9 +127,9 @@ def test_templates_render_and_login_links_get_the_return_url() -> None:
     profile = {"page_path": "/", "cart_total": 30000}
     matched = rules.evaluate(rs, profile)
     ctx = Context("v", "e", NOW, SEOUL, 1, False, "/login?next={return}")
-    action = deliver(rs, {"a": rs.rules[0]}, matched, profile, {}, {}, ctx).actions[0]
+    action = deliver(Policy.of(rs), matched, profile, {}, {}, ctx).actions[0]
     assert action.content == {"text": "고객님 30,000원", "link": "/login?next=%2Fcoupon%3Fcode%3DA"}
     member = Context("v", "e", NOW, SEOUL, 1, True, "/login?next={return}")
-    action = deliver(rs, {"a": rs.rules[0]}, matched, {**profile, "member_name": "김단골"}, {}, {},
+    action = deliver(Policy.of(rs), matched, {**profile, "member_name": "김단골"}, {}, {},
                      member).actions[0]
     assert action.content == {"text": "김단골님 30,000원", "link": "/coupon?code=A"}
