@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import datetime
 import multiprocessing
 import os
@@ -27,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -90,8 +92,8 @@ def server(command: list[str], port: int, pin: bool = True) -> Iterator[str]:
 
 def drive(port: int, site: str, visitors: int, duration: float, rate: float,
           processes: int, seed: int, msgpack: bool = False,
-          warmup: float = WARMUP) -> dict[str, Any]:
-    plans = [Plan("127.0.0.1", port, site, ORIGIN, visitors // processes + (i < visitors %
+          warmup: float = WARMUP, origin: str = ORIGIN) -> dict[str, Any]:
+    plans = [Plan("127.0.0.1", port, site, origin, visitors // processes + (i < visitors %
                                                                             processes),
                   duration, rate / processes, seed * 100 + i, msgpack=msgpack, warmup=warmup)
              for i in range(processes)]
@@ -121,11 +123,30 @@ def stage_means(url: str) -> dict[str, float]:
     return {k: float(sums[k]) / int(counts[k]) * 1e6 for k in sums if int(counts.get(k, 0))}
 
 
+@dataclasses.dataclass(frozen=True)
+class Running:
+    """An engine that is already running (``--url``): on loopback, with a
+    site whose origins allow ``origin``."""
+
+    port: int
+    site: str
+    origin: str
+
+    @classmethod
+    def parse(cls, url: str, site: str, origin: str) -> Running:
+        parts = urllib.parse.urlsplit(url)
+        if parts.hostname not in ("127.0.0.1", "localhost", "::1") or not parts.port:
+            raise SystemExit(f"--url {url}: the load test runs on loopback only "
+                             "(http://127.0.0.1:PORT)")
+        return cls(parts.port, site, origin)
+
+
 def run_targets(targets: list[str], *, rules: int, visitors: int, duration: float,
                 rate: float, processes: int, runs: int, workers: int = 1,
-                msgpack: bool = False, warmup: float = WARMUP,
+                msgpack: bool = False, warmup: float = WARMUP, running: Running | None = None,
                 ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, float]]:
-    """Start the targets and drive each of them once per round, ``runs`` rounds."""
+    """Start the targets (but a ``running`` engine) and drive each of them once per
+    round, ``runs`` rounds."""
     results: dict[str, list[dict[str, Any]]] = {t: [] for t in targets}
     stages: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -147,11 +168,14 @@ def run_targets(targets: list[str], *, rules: int, visitors: int, duration: floa
                        "--redis", redis_server.url, "--workers", str(workers)],
         }
         try:
-            with contextlib.ExitStack() as running:
+            with contextlib.ExitStack() as started:
                 ports = {}
                 for target in targets:
+                    if target == "engine" and running is not None:
+                        ports[target] = running.port
+                        continue
                     ports[target] = free_port()
-                    running.enter_context(server(
+                    started.enter_context(server(
                         [*commands[target], "--port", str(ports[target])], ports[target],
                         pin=workers == 1 or target != "engine"))
                 # Rounds, not one target after the other: this machine's noise comes and
@@ -159,9 +183,13 @@ def run_targets(targets: list[str], *, rules: int, visitors: int, duration: floa
                 for run in range(runs):
                     for target in targets:
                         print(f"{target}: run {run + 1}/{runs}", file=sys.stderr)
+                        site, origin = ((running.site, running.origin)
+                                        if running is not None and target == "engine"
+                                        else ("bench", ORIGIN))
                         results[target].append(drive(
-                            ports[target], "bench", visitors, duration, rate, processes,
-                            run + 1, msgpack=msgpack and target == "engine", warmup=warmup))
+                            ports[target], site, visitors, duration, rate, processes,
+                            run + 1, msgpack=msgpack and target == "engine", warmup=warmup,
+                            origin=origin))
                 if "engine" in ports and workers == 1:
                     stages = stage_means(f"http://127.0.0.1:{ports['engine']}")
         finally:
@@ -189,6 +217,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sweep", choices=["rate", "rules", "visitors", "workers", "frames"],
                         help="vary one dimension (see bench/sweeps.py)")
     parser.add_argument("--record", action="store_true", help="append to bench/RESULTS.md")
+    parser.add_argument("--url", help="drive this running engine (loopback, e.g. "
+                        "http://127.0.0.1:8000) instead of starting one")
+    parser.add_argument("--site", default="demo-shop", help="with --url: the site to visit")
+    parser.add_argument("--origin", default="http://127.0.0.1:8000",
+                        help="with --url: an origin that site allows")
     args = parser.parse_args(argv)
     if args.quick:
         args.visitors, args.duration, args.runs, args.rules = (min(args.visitors, 500), 4.0,
@@ -203,7 +236,8 @@ def main(argv: list[str] | None = None) -> int:
         results, stages = run_targets(
             args.targets.split(","), rules=args.rules, visitors=args.visitors,
             duration=args.duration, rate=args.rate, processes=args.processes, runs=args.runs,
-            workers=args.workers, msgpack=args.frames == "msgpack", warmup=args.warmup)
+            workers=args.workers, msgpack=args.frames == "msgpack", warmup=args.warmup,
+            running=Running.parse(args.url, args.site, args.origin) if args.url else None)
         table = report(results, stages, args, fds)
     print(table)
     if args.record:
@@ -233,8 +267,10 @@ def report(results: dict[str, list[dict[str, Any]]], stages: dict[str, float],
              f"- machine: {machine()}; the server under test pinned to CPU 0; redis-server "
              f"and {args.processes} load-generator processes on CPU 1; fd limit {fds}",
              f"- {args.visitors:,} visitors, {mode}, {args.duration:g} s per run after "
-             f"{args.warmup:g} s of warm-up; the engine "
-             f"runs the rule library plus {args.rules:,} generated rules; medians of "
+             f"{args.warmup:g} s of warm-up; " + (
+                 f"the engine at {args.url} (site {args.site}, its own rules)" if args.url else
+                 f"the engine runs the rule library plus {args.rules:,} generated rules") +
+             "; medians of "
              f"{args.runs} rounds (min–max); ×A and ×B are the median of the ratios within "
              "each round (a round runs A, B and the engine back to back)", "",
              "| target | events/s | ×A | ×B | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | "

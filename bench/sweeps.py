@@ -43,7 +43,8 @@ def sweep(args: argparse.Namespace, fds: int) -> str:
     rows: list[str] = []
     curves: dict[str, list[tuple[float, float, float, float]]] = {}
     if args.sweep == "rate":
-        for target, rates in (("engine", [500, 1000, 1500, 2000, 2500, 3000, 3500]),
+        for target, rates in (("engine", [1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000,
+                                          9000]),
                               ("echo", [2000, 5000, 10000, 15000, 20000])):
             for rate in rates:
                 results, _ = run_targets([target], rules=args.rules, visitors=args.visitors,
