@@ -7,8 +7,9 @@ EVALSHA per message — then drives each in turn, round after round, with the
 same frames from load-generator processes pinned to the other CPU (with
 redis-server): V concurrent visitors walking shopping journeys (reporting
 the actions they are shown, as the widget does), closed-loop (max
-throughput) or open-loop at a target rate (latency from the intended send
-time). Reports throughput, latency percentiles and
+throughput; the engine's visitors within the protocol's 20 events/s per
+connection, the references' unpaced) or open-loop at a target rate (latency
+from the intended send time). Reports throughput, latency percentiles and
 errors per target, the engine beside A and B as ratios, medians of --runs.
 Loopback only; every run is bounded in time and stops by itself.
 """
@@ -92,10 +93,11 @@ def server(command: list[str], port: int, pin: bool = True) -> Iterator[str]:
 
 def drive(port: int, site: str, visitors: int, duration: float, rate: float,
           processes: int, seed: int, msgpack: bool = False,
-          warmup: float = WARMUP, origin: str = ORIGIN) -> dict[str, Any]:
+          warmup: float = WARMUP, origin: str = ORIGIN, paced: bool = True) -> dict[str, Any]:
     plans = [Plan("127.0.0.1", port, site, origin, visitors // processes + (i < visitors %
                                                                             processes),
-                  duration, rate / processes, seed * 100 + i, msgpack=msgpack, warmup=warmup)
+                  duration, rate / processes, seed * 100 + i, msgpack=msgpack, warmup=warmup,
+                  paced=paced)
              for i in range(processes)]
     cpu = 1 if (os.cpu_count() or 1) > 1 else None
     ctx = multiprocessing.get_context("fork")
@@ -189,7 +191,7 @@ def run_targets(targets: list[str], *, rules: int, visitors: int, duration: floa
                         results[target].append(drive(
                             ports[target], site, visitors, duration, rate, processes,
                             run + 1, msgpack=msgpack and target == "engine", warmup=warmup,
-                            origin=origin))
+                            origin=origin, paced=target == "engine"))
                 if "engine" in ports and workers == 1:
                     stages = stage_means(f"http://127.0.0.1:{ports['engine']}")
         finally:

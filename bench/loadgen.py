@@ -26,7 +26,7 @@ from bench.journeys import Journey
 from engine.protocol import LIMITS
 
 _ZERO_MASK = b"\x00\x00\x00\x00"
-MIN_GAP = 1.05 / LIMITS.events_per_second  # closed loop: a visitor's fastest pace
+MIN_GAP = 1.05 / LIMITS.events_per_second  # closed loop: a paced visitor's fastest pace
 
 
 def text_frame(payload: bytes, opcode: int = 0x1) -> bytes:
@@ -183,6 +183,7 @@ class Plan:
     think: float = 0.0  # mean think time in closed loop (exponential), seconds
     msgpack: bool = False  # binary msgpack frames (subprotocol ondo.v1.msgpack)
     warmup: float = 2.0  # seconds of load before the measured window
+    paced: bool = True  # closed loop within the protocol's event rate (the references have none)
 
 
 async def _arrive(plan: Plan, index: int, tally: Tally,
@@ -216,12 +217,13 @@ async def _visitor(plan: Plan, client: Client, journey: Journey, deadline: float
             client.send(event_id, frame, next_at)
             next_at += interval
         else:
-            # As fast as acks come, but within the protocol's per-connection rate
-            # (the engine answers more with rate_limited, which measures nothing).
-            now = time.perf_counter()
-            if now < next_at:
-                await asyncio.sleep(next_at - now)
-            next_at = max(now, next_at) + MIN_GAP
+            if plan.paced:
+                # As fast as acks come, but within the protocol's per-connection rate
+                # (the engine answers more with rate_limited, which measures nothing).
+                now = time.perf_counter()
+                if now < next_at:
+                    await asyncio.sleep(next_at - now)
+                next_at = max(now, next_at) + MIN_GAP
             client.acked.clear()
             client.send(event_id, frame, time.perf_counter())
             try:
