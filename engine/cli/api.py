@@ -1,5 +1,9 @@
 """``ondo rules push|versions|rollback|explain --visitor``: the admin API from
-the command line. URL and token come from flags or ONDO_URL / ONDO_TOKEN."""
+the command line. URL and token come from flags or ONDO_URL / ONDO_TOKEN.
+
+The client is the standard library's: the runtime install has no HTTP client
+package, and these are a handful of JSON calls.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,11 @@ import argparse
 import json
 import os
 import sys
+import urllib.error
+import urllib.parse
+import urllib.request
 from pathlib import Path
 from typing import Any
-
-import httpx
 
 
 def register(verbs: Any, explain: argparse.ArgumentParser) -> None:
@@ -50,33 +55,59 @@ def _client(args: argparse.Namespace) -> tuple[str, dict[str, str]] | None:
     return f"{url.rstrip('/')}/v1/sites/{args.site}", {"Authorization": f"Bearer {token}"}
 
 
-def _call(args: argparse.Namespace, method: str, path: str, **kwargs: Any) -> Any:
+def _request(method: str, url: str, headers: dict[str, str], body: bytes | None
+             ) -> tuple[int, str, bytes]:
+    """(status, content type, body) of one call; HTTP errors are answers too."""
+    request = urllib.request.Request(url, data=body, headers=headers, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as reply:
+            return reply.status, reply.headers.get("content-type", ""), reply.read()
+    except urllib.error.HTTPError as exc:
+        with exc:
+            return exc.code, exc.headers.get("content-type", ""), exc.read()
+
+
+def _call(args: argparse.Namespace, method: str, path: str, *, params: dict[str, str] | None
+          = None, json_body: Any = None, content: bytes | None = None) -> Any:
     client = _client(args)
     if client is None:
         return None
     base, headers = client
+    url = base + path + (f"?{urllib.parse.urlencode(params)}" if params else "")
+    if json_body is not None:
+        content = json.dumps(json_body).encode()
+        headers = {**headers, "Content-Type": "application/json"}
     try:
-        reply = httpx.request(method, base + path, headers=headers, timeout=30, **kwargs)
-    except httpx.HTTPError as exc:
-        print(f"ondo: cannot reach the engine: {exc}", file=sys.stderr)
+        status, kind, raw = _request(method, url, headers, content)
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        print(f"ondo: cannot reach the engine at {base}: {reason}", file=sys.stderr)
         return None
-    data = reply.json() if reply.headers.get("content-type", "").startswith(
-        "application/json") else reply.text
-    if reply.status_code >= 400:
-        if isinstance(data, dict):
-            for problem in data.get("errors", []):
-                where = f"{args.file if hasattr(args, 'file') else problem['file']}"
-                print(f"{where}:{problem['line']}:{problem['column']}: error: "
-                      f"{problem['message']}", file=sys.stderr)
-                if problem.get("hint"):
-                    print(f"    hint: {problem['hint']}", file=sys.stderr)
-            if not data.get("errors"):
-                print(f"ondo: {reply.status_code}: {data.get('field')}: {data.get('error')}",
-                      file=sys.stderr)
-        else:
-            print(f"ondo: {reply.status_code}: {data}", file=sys.stderr)
+    text = raw.decode("utf-8", "replace")
+    data: Any = text
+    if kind.startswith("application/json"):
+        try:
+            data = json.loads(text)
+        except ValueError:
+            data = text
+    if status >= 400:
+        _print_error(args, status, data)
         return None
     return data
+
+
+def _print_error(args: argparse.Namespace, status: int, data: Any) -> None:
+    if not isinstance(data, dict):
+        print(f"ondo: {status}: {data}", file=sys.stderr)
+        return
+    for problem in data.get("errors", []):
+        where = args.file if hasattr(args, "file") else problem["file"]
+        print(f"{where}:{problem['line']}:{problem['column']}: error: {problem['message']}",
+              file=sys.stderr)
+        if problem.get("hint"):
+            print(f"    hint: {problem['hint']}", file=sys.stderr)
+    if not data.get("errors"):
+        print(f"ondo: {status}: {data.get('field')}: {data.get('error')}", file=sys.stderr)
 
 
 def run_push(args: argparse.Namespace) -> int:
@@ -84,7 +115,14 @@ def run_push(args: argparse.Namespace) -> int:
                  content=args.file.read_bytes())
     if data is None:
         return 1
-    print(f"{args.file}: live as version {data['version']} ({data['rules']} rules)")
+    if data.get("unchanged"):
+        print(f"{args.file}: unchanged: version {data['version']} ({data['rules']} rules) is "
+              "already live; nothing new was stored")
+    elif not data.get("new", True):
+        print(f"{args.file}: live again as the earlier version {data['version']} "
+              f"({data['rules']} rules), with its note")
+    else:
+        print(f"{args.file}: live as version {data['version']} ({data['rules']} rules)")
     return 0
 
 
@@ -99,7 +137,7 @@ def run_versions(args: argparse.Namespace) -> int:
 
 
 def run_rollback(args: argparse.Namespace) -> int:
-    data = _call(args, "POST", "/rules/rollback", json={"version": args.version})
+    data = _call(args, "POST", "/rules/rollback", json_body={"version": args.version})
     if data is None:
         return 1
     print(f"version {data['version']} is active")
@@ -111,7 +149,7 @@ def run_explain_visitor(args: argparse.Namespace) -> int:
         print("ondo rules explain --visitor needs --site", file=sys.stderr)
         return 2
     data = _call(args, "POST", "/rules/explain",
-                 json={"visitor": args.visitor, "trigger": args.trigger})
+                 json_body={"visitor": args.visitor, "trigger": args.trigger})
     if data is None:
         return 1
     if args.json:

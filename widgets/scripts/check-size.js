@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 
 const BUDGET = 12 * 1024;
-const bundle = readFileSync(new URL("../dist/widget.js", import.meta.url));
+const bundle = readFileSync(new URL("../../engine/static/widget.js", import.meta.url));
 const size = gzipSync(bundle, { level: 9 }).length;
 console.log(`widget.js: ${bundle.length} bytes, ${size} bytes gzipped (budget ${BUDGET})`);
 if (size > BUDGET) {
