@@ -58,8 +58,10 @@ class Config:
     profile_ttl: float = 400 * 86_400.0  # anonymous profiles expire after this
     limits: Limits = field(default_factory=lambda: LIMITS)
     pure_python: bool = False  # ONDO_PUREPYTHON: use the reference matcher
+    demo: bool = False  # serve the demo storefront (/demo/) for the site DEMO_SITE
 
 
+DEMO_SITE = "demo-shop"
 _SITE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 _ORIGIN = re.compile(r"https?://[^/\s]+")
 
@@ -121,6 +123,11 @@ def load_config(path: Path, **overrides: Any) -> Config:
         "workers": int(server.get("workers", 1)), "redis_url": server.get("redis_url"),
         "data_dir": Path(server.get("data_dir", ".ondo-data")),
         "profile_ttl": 86_400.0 * float(server.get("profile_ttl_days", 400)),
+        "demo": server.get("demo", False),
     }
     values.update({k: v for k, v in overrides.items() if v is not None})
+    if not isinstance(values["demo"], bool):
+        raise ConfigError("server.demo", "true or false")
+    if values["demo"] and DEMO_SITE not in sites:
+        raise ConfigError("server.demo", f"the demo storefront needs a site with id {DEMO_SITE!r}")
     return Config(sites=sites, **values)

@@ -1,12 +1,13 @@
 """The demo storefront (``/demo``) and its two server endpoints, mounted only
-for the ``demo-shop`` site: ``POST /demo/login`` signs a demo member's identity
-as a shop's server would, ``POST /demo/checkout`` posts the purchase through the
-server-to-server events path. Pages are served under a strict CSP, the same
-one a careful shop would use, to show the widget works under it."""
+when the engine is asked for the demo (``ondo serve --demo``, which
+``./scripts/run`` passes, or ``[server] demo = true``): ``POST /demo/login``
+signs a demo member's identity as a shop's server would, ``POST
+/demo/checkout`` posts the purchase through the server-to-server events path.
+Pages are served under a strict CSP, the same one a careful shop would use, to
+show the widget works under it."""
 
 from __future__ import annotations
 
-import json
 import secrets
 from pathlib import Path
 
@@ -14,12 +15,15 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from engine.admin import apply_server_events, error
+from engine.admin import apply_server_events
+from engine.config import DEMO_SITE
+from engine.http_io import error, read_object
 from engine.identity import sign_member
 from engine.server_events import EventError, parse_event
 
 PAGES = Path(__file__).with_name("static") / "demo"
-SITE = "demo-shop"
+SITE = DEMO_SITE
+DEMO_BODY = 64 * 1024  # a demo login or cart
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; "
        "connect-src 'self' ws: wss:; base-uri 'none'; frame-ancestors 'none'")
 _TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
@@ -36,10 +40,7 @@ async def page(request: Request) -> Response:
 
 
 async def login(request: Request) -> Response:
-    try:
-        member = json.loads(await request.body()).get("member_id")
-    except (ValueError, AttributeError):
-        member = None
+    member = (await read_object(request, DEMO_BODY, "a member_id")).get("member_id")
     if not isinstance(member, str) or not 0 < len(member) <= 64:
         return error(422, "member_id", "a member id of 1-64 characters")
     site = request.app.state.sites[SITE]
@@ -48,14 +49,14 @@ async def login(request: Request) -> Response:
 
 
 async def checkout(request: Request) -> Response:
-    try:
-        data = json.loads(await request.body())
-    except ValueError:
-        return error(422, "body", "not valid JSON")
-    if not isinstance(data, dict) or not isinstance(data.get("items"), list):
+    data = await read_object(request, DEMO_BODY, "the cart's items")
+    if not isinstance(data.get("items"), list):
         return error(422, "items", "the cart's items")
-    amount = sum(int(i.get("qty", 1)) * int(i.get("price", 0)) for i in data["items"]
-                 if isinstance(i, dict))
+    try:
+        amount = sum(int(i.get("qty", 1)) * int(i.get("price", 0)) for i in data["items"]
+                     if isinstance(i, dict))
+    except (TypeError, ValueError, OverflowError):
+        return error(422, "items", "each item's qty and price are whole numbers")
     order_id = "D-" + secrets.token_hex(4).upper()
     raw = {"type": "purchase", "order_id": order_id, "amount": amount, "items": data["items"]}
     if isinstance(data.get("member_id"), str):
@@ -74,7 +75,8 @@ async def checkout(request: Request) -> Response:
 
 def routes() -> list[Route]:
     return [
-        Route("/demo", lambda request: RedirectResponse("/demo/index.html")),
+        Route("/demo", lambda request: RedirectResponse("/demo/")),
+        Route("/demo/", page),
         Route("/demo/login", login, methods=["POST"]),
         Route("/demo/checkout", checkout, methods=["POST"]),
         Route("/demo/{name}", page),

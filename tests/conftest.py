@@ -15,7 +15,7 @@ import pytest
 import redis
 import uvicorn
 
-from engine.app import create_app
+from engine.app import create_app, uvicorn_options
 from engine.clock import ManualClock
 from engine.config import Config, SiteConfig
 from engine.embedded import EmbeddedRedis, free_port
@@ -70,10 +70,8 @@ def run_engine(config: Config, redis_url: str, port: int | None = None,
     clock = clock or ManualClock(START)
     app = create_app(config, redis_url, clock=clock)
     port = port or free_port()
-    server = _Server(uvicorn.Config(
-        app, host="127.0.0.1", port=port, ws="websockets-sansio", log_level="warning",
-        ws_max_size=config.limits.max_frame_bytes, ws_per_message_deflate=False,
-        lifespan="on"))
+    server = _Server(uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on",
+                                    **uvicorn_options(config)))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
@@ -93,3 +91,36 @@ def engine(redis_url: str) -> Iterator[Engine]:
     config = Config(sites={"demo-shop": site_config()})
     with run_engine(config, redis_url) as running:
         yield running
+
+
+def redis_servers() -> set[int]:
+    """Pids of the redis-server processes on this machine."""
+    pids = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                name = (entry / "cmdline").read_bytes().split(b"\0")[0].split(b" ")[0]
+                if name.endswith(b"redis-server"):
+                    pids.add(int(entry.name))
+    return pids
+
+
+_BEFORE: set[int] = set()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    _BEFORE.update(redis_servers())
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """The suite leaves no redis-server behind: every one it started (its own,
+    and those of the engines it ran and killed) must be gone at the end."""
+    deadline = time.monotonic() + 10
+    while (left := redis_servers() - _BEFORE) and time.monotonic() < deadline:
+        time.sleep(0.1)  # an engine's server may still be writing its AOF
+    if left:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(f"FAILED: the test suite left redis-server processes behind: "
+                                f"{sorted(left)}", red=True)

@@ -34,7 +34,7 @@ def browser() -> Iterator[Browser]:
         pytest.fail("Debian's chromium is missing: apt-get install chromium fonts-nanum "
                     "(./scripts/test installs it as root)")
     if not WIDGET.exists():
-        pytest.fail("widgets/dist/widget.js is not built: cd widgets && npm ci && npm run build")
+        pytest.fail("engine/static/widget.js is not built: cd widgets && npm ci && npm run build")
     with sync_playwright() as playwright:
         instance = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         yield instance
@@ -82,7 +82,7 @@ def shop(redis_url: str, shop_pages: ShopPages) -> Iterator[Engine]:
     port = free_port()
     config = Config(sites={"demo-shop": site_config(
         origins=(f"http://127.0.0.1:{port}", shop_pages.origin),
-        admin_token_sha256=hashlib.sha256(ADMIN_TOKEN.encode()).hexdigest())})
+        admin_token_sha256=hashlib.sha256(ADMIN_TOKEN.encode()).hexdigest())}, demo=True)
     # The browser runs on real time; the clock only starts at "now".
     with run_engine(config, redis_url, port, ManualClock(time.time())) as engine:
         yield engine

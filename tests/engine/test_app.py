@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import httpx
+import pytest
 
 from engine.app import WIDGET
-from tests.conftest import ORIGIN, Engine
+from engine.config import Config, ConfigError, load_config
+from tests.conftest import ORIGIN, Engine, run_engine, site_config
 from tests.engine.client import Visitor
 
 
@@ -50,3 +53,24 @@ def test_widget_js_is_served_with_caching_headers(engine: Engine) -> None:
     etag = reply.headers["etag"]
     again = httpx.get(f"{engine.url}/widget.js", headers={"If-None-Match": etag})
     assert again.status_code == 304
+
+
+def test_the_demo_routes_exist_only_when_asked_for(engine: Engine, redis_url: str) -> None:
+    # A site that happens to be called demo-shop gets no member-signing route.
+    for method, path in (("POST", "/demo/login"), ("POST", "/demo/checkout"),
+                         ("GET", "/demo/index.html")):
+        assert httpx.request(method, engine.url + path, json={}).status_code == 404
+    config = Config(sites={"demo-shop": site_config()}, demo=True)
+    with run_engine(config, redis_url) as demo:
+        signed = httpx.post(f"{demo.url}/demo/login", json={"member_id": "kim"})
+        assert signed.status_code == 200 and signed.json()["signature"]
+        assert httpx.get(f"{demo.url}/demo/index.html").status_code == 200
+
+
+def test_the_demo_switch_needs_the_demo_site(tmp_path: Path) -> None:
+    path = tmp_path / "shop.toml"
+    path.write_text('[server]\ndemo = true\n[[sites]]\nid = "my-shop"\n'
+                    'secret = "0123456789abcdef0123"\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert info.value.key == "server.demo"
