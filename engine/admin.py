@@ -18,31 +18,24 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 import rules
-from engine.events import action_frames, decide
-from engine.profile import flat_profile
+from engine.events import action_frames, decide, profile_view
+from engine.http_io import error, parse_json, read_body, read_object
 from engine.server_events import EventError, ServerEvent, parse_batch
 from engine.signing import SignatureError, verify
 from engine.site import ActiveRules, LiveSite
 from engine.store import Applied, StoredEvent, StoreUnavailable
-from engine.versions import PUSH_CHANNEL
+from engine.versions import PUSH_CHANNEL, source_version
+from rules.catalogue import CATALOGUE, readable_names
+from rules.compile import MAX_FILE_BYTES
+from rules.conditions import did_you_mean
 from rules.errors import ProfileError
+from rules.evaluate import check_value
 
-MAX_BODY = 1024 * 1024
 TRIGGER_OF = {"purchase": "purchase", "member": "member", "coupon": "coupon"}
 
 
-def error(status: int, field: str, message: str, **extra: Any) -> JSONResponse:
-    return JSONResponse({"error": message, "field": field, **extra}, status_code=status)
-
-
-async def _body(request: Request) -> bytes | JSONResponse:
-    length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > MAX_BODY:
-        return error(413, "body", f"at most {MAX_BODY} bytes")
-    body = await request.body()
-    if len(body) > MAX_BODY:
-        return error(413, "body", f"at most {MAX_BODY} bytes")
-    return body
+def _limit(request: Request) -> int:
+    return int(request.app.state.config.limits.api_body_bytes)
 
 
 def _site(request: Request) -> LiveSite | JSONResponse:
@@ -91,9 +84,7 @@ def _problems(compiled: rules.Compiled) -> dict[str, Any]:
 
 @admin_endpoint
 async def put_rules(request: Request, site: LiveSite) -> Response:
-    body = await _body(request)
-    if isinstance(body, JSONResponse):
-        return body
+    body = await read_body(request, MAX_FILE_BYTES)
     try:
         source = body.decode("utf-8")
     except UnicodeDecodeError:
@@ -107,20 +98,21 @@ async def put_rules(request: Request, site: LiveSite) -> Response:
         return error(422, "site", f"the file is for site {ruleset.site!r}, not "
                      f"{site.config.id!r}")
     state = request.app.state
+    version = source_version(source)
     note = request.query_params.get("note", "")
-    await state.versions.save(site.config.id, ruleset.version, source, note,
-                              len(ruleset.rules), state.clock.now())
-    await state.versions.activate(site.config.id, ruleset.version)
-    await swap(request.app, site, ruleset.version, source)
-    return JSONResponse({"version": ruleset.version, "rules": len(ruleset.rules),
-                         **_problems(compiled)})
+    unchanged = await state.versions.active(site.config.id) == version
+    new = await state.versions.save(site.config.id, version, source, note, len(ruleset.rules),
+                                    state.clock.now())
+    await state.versions.activate(site.config.id, version)
+    await swap(request.app, site, version, source)
+    # new: false is the same text as an earlier version, which keeps its note.
+    return JSONResponse({"version": version, "rules": len(ruleset.rules), "new": new,
+                         "unchanged": unchanged, **_problems(compiled)})
 
 
 @admin_endpoint
 async def validate_rules(request: Request, site: LiveSite) -> Response:
-    body = await _body(request)
-    if isinstance(body, JSONResponse):
-        return body
+    body = await read_body(request, MAX_FILE_BYTES)
     compiled = rules.check(body.decode("utf-8", "replace"), f"{site.config.id}.yaml")
     status = 200 if compiled.ruleset is not None else 422
     return JSONResponse({"ok": compiled.ruleset is not None, **_problems(compiled)},
@@ -146,10 +138,7 @@ async def active_rules(request: Request, site: LiveSite) -> Response:
 
 @admin_endpoint
 async def rollback(request: Request, site: LiveSite) -> Response:
-    try:
-        version = json.loads(await request.body()).get("version")
-    except (ValueError, AttributeError):
-        return error(422, "version", 'the body is {"version": "..."}')
+    version = (await read_object(request, _limit(request), 'a "version"')).get("version")
     if not isinstance(version, str):
         return error(422, "version", "a version id from GET .../rules/versions")
     state = request.app.state
@@ -162,12 +151,8 @@ async def rollback(request: Request, site: LiveSite) -> Response:
 
 @admin_endpoint
 async def explain(request: Request, site: LiveSite) -> Response:
-    try:
-        data = json.loads(await request.body() or b"{}")
-    except ValueError:
-        return error(422, "body", "not valid JSON")
-    if not isinstance(data, dict):
-        return error(422, "body", "a JSON object")
+    data = await read_object(request, _limit(request), "a sample `profile` or a `visitor` id",
+                             empty=True)
     state = request.app.state
     trigger = data.get("trigger", "pageview")
     active = site.rules
@@ -177,16 +162,18 @@ async def explain(request: Request, site: LiveSite) -> Response:
             return JSONResponse({"error": "the rule file has errors", "field": "rules",
                                  **_problems(compiled)}, status_code=422)
         active = ActiveRules.build(compiled.ruleset, type(site.rules.matcher) if site.rules
-                                   else state.matcher_class)
+                                   else state.matcher_class, source_version(data["rules"]))
     if active is None:
         return error(404, "rules", "no active ruleset; send one in `rules`")
     now = state.clock.now()
     stored: dict[str, Any] = {}
     if isinstance(data.get("visitor"), str):
         stored = await state.store.profile(site.config.id, data["visitor"])
-        profile = flat_profile(stored, now, site.calendar.at(now),
-                               cart_period=site.config.cart_period)
+        profile = profile_view(active, site, stored, now)
     elif isinstance(data.get("profile"), dict):
+        problem = _sample_problem(data["profile"])
+        if problem is not None:
+            return problem
         profile = {"now": now, **data["profile"]}
     else:
         return error(422, "profile", "give a sample `profile` or a live `visitor` id")
@@ -207,24 +194,37 @@ async def explain(request: Request, site: LiveSite) -> Response:
             entry["delivery"] = outcome[item.rule].reason.value
             entry["lost_to"] = outcome[item.rule].winner
         out.append(entry)
-    return JSONResponse({"version": active.ruleset.version, "trigger": trigger, "rules": out})
+    return JSONResponse({"version": active.version, "trigger": trigger, "rules": out})
+
+
+def _sample_problem(sample: dict[str, Any]) -> JSONResponse | None:
+    """A sample profile holds catalogue attributes of the right kinds, every
+    one of them: a misspelt name would otherwise be silently ignored."""
+    for name, value in sample.items():
+        if name not in CATALOGUE:
+            hint = did_you_mean(name, readable_names())
+            return error(422, f"profile.{name}", f"unknown attribute {name!r}"
+                         + (f"; {hint}" if hint else ""))
+        try:
+            check_value(name, value)
+        except ProfileError as exc:
+            return error(422, f"profile.{name}", str(exc))
+    return None
 
 
 async def swap(app: Any, site: LiveSite, version: str, source: str) -> None:
     """Compile a version and make it the site's active ruleset on this node."""
-    if site.rules is not None and site.rules.ruleset.version == version:
+    if site.rules is not None and site.rules.version == version:
         return
     ruleset = rules.load(source, name=f"{site.config.id}.yaml")
-    site.swap(ActiveRules.build(ruleset, app.state.matcher_class))
+    site.swap(ActiveRules.build(ruleset, app.state.matcher_class, version))
 
 
 async def post_events(request: Request) -> Response:
     site = _site(request)
     if isinstance(site, JSONResponse):
         return site
-    body = await _body(request)
-    if isinstance(body, JSONResponse):
-        return body
+    body = await read_body(request, _limit(request))
     state = request.app.state
     try:
         verify(site.config.secret, request.headers.get("x-ondo-timestamp"),
@@ -233,9 +233,7 @@ async def post_events(request: Request) -> Response:
         state.metrics.errors["bad_signature"] += 1
         return error(401, exc.field, str(exc))
     try:
-        events = parse_batch(json.loads(body))
-    except ValueError:
-        return error(422, "body", "not valid JSON")
+        events = parse_batch(parse_json(body))
     except EventError as exc:
         return error(422, exc.field, str(exc))
     return await apply_server_events(request.app, site, events)
@@ -273,8 +271,7 @@ async def _push(app: Any, site: LiveSite, profile_key: str, kind: str, event_id:
     active = site.rules
     if trigger is None or active is None:
         return
-    profile = flat_profile(stored, now, site.calendar.at(now),
-                           cart_period=site.config.cart_period)
+    profile = profile_view(active, site, stored, now)
     # The visitor's current page is re-evaluated with the new facts, together
     # with the rules that name this server event as their trigger.
     found = set(active.matcher.match(profile, trigger)) | set(

@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
+from engine.action_ids import nonce
 from rules.glob import glob_match
 from rules.ruleset import Rule, Ruleset, Schedule
 from rules.template import render
@@ -54,7 +55,7 @@ class Outcome:
 class Action:
     """An action frame's content, ready to send."""
 
-    id: str
+    id: str  # the action's nonce; each frame carries it signed for its visitor
     rule: str
     widget: str
     content: dict[str, str]
@@ -86,7 +87,7 @@ class Decision:
 class Context:
     """What the policy needs to know about this event besides the profile."""
 
-    visitor: str
+    visitor: str  # the profile key: the holdout draw's identity (one per member)
     event_id: str
     now: float
     tz: ZoneInfo
@@ -190,9 +191,7 @@ def render_action(rule: Rule, profile: Mapping[str, Any], ctx: Context) -> Actio
     if rule.action.login_required and not ctx.is_member and "link" in content:
         content["link"] = login_link(content["link"], ctx.login_url)
     arming = rule.action.arming
-    action_id = hashlib.blake2b(f"{ctx.visitor}\x00{rule.id}\x00{ctx.event_id}".encode(),
-                                digest_size=8).hexdigest()
-    return Action(action_id, rule.id, rule.action.widget, content,
+    return Action(nonce(ctx.event_id, rule.id), rule.id, rule.action.widget, content,
                   {"delay": arming.delay, "scroll": arming.scroll,
                    "exit_intent": arming.exit_intent, "idle": arming.idle})
 

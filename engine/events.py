@@ -10,16 +10,17 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from engine import action_ids
+from engine.action_ids import signed_frame
 from engine.counters import Counters
 from engine.delivery import Context, Decision, deliver
 from engine.device import device_of
-from engine.frames import Event
+from engine.frames import Event, FrameError
 from engine.identity import verify_member
 from engine.metrics import Metrics
 from engine.page import page_of
-from engine.profile import flat_profile
+from engine.profile import flat_days, flat_profile
 from engine.protocol import ErrorCode, EventKind, ServerFrame
-from engine.redis_store import flat_days
 from engine.site import ActiveRules, LiveSite
 from engine.store import Applied, Result, Store, StoredEvent
 from engine.traffic import classify
@@ -54,16 +55,39 @@ def decide(rules: ActiveRules, site: LiveSite, stored: Mapping[str, Any],
            now: float) -> Decision:
     """The delivery decision for matched rules, from the stored caps and fatigue."""
     config = site.config
-    ctx = Context(key, event_id, now, site.calendar.tz, int(stored.get("visit_count", 1) or 1),
+    ctx = Context(key, event_id, now, site.tz(rules), int(stored.get("visit_count", 1) or 1),
                   bool(profile.get("is_member")), config.login_url, site.calendar.at(now).day)
     caps, fatigue = stored.get("caps"), stored.get("fatigue")
     return deliver(rules.policy, matched, profile, caps if isinstance(caps, Mapping) else {},
                    fatigue if isinstance(fatigue, dict) else {}, ctx)
 
 
+def profile_view(rules: ActiveRules, site: LiveSite, stored: Mapping[str, Any],
+                 now: float) -> dict[str, Any]:
+    """The flat profile the ruleset reads, on the site's calendar and the
+    ruleset's clock."""
+    local = site.calendar.at(now)
+    clock = rules.calendar.at(now) if rules.calendar is not None else local
+    return flat_profile(stored, now, local, clock=clock, cart_period=site.config.cart_period)
+
+
 def action_frames(decision: Decision) -> list[dict[str, Any]]:
+    """The decision's action frames, each ``id`` still the action's nonce: sign
+    it for the visitor it goes to (``engine.action_ids.signed_frame``)."""
     return [{"t": ServerFrame.ACTION, "id": a.id, "rule": a.rule, "widget": a.widget,
              "content": a.content, "arming": a.arming} for a in decision.actions]
+
+
+def check_event(visitor: Visitor, event: Event) -> None:
+    """Raise FrameError for a well-formed event this visitor may not send: a
+    report on an action it was not sent. Reports feed the statistics and the
+    caps, so only what the engine sent can be reported (engine/action_ids.py)."""
+    if event.kind is EventKind.REPORT:
+        data = event.data
+        if not action_ids.verify(visitor.site.action_key, visitor.id, data["rule"],
+                                 data["action"]):
+            raise FrameError(ErrorCode.BAD_FIELD, "data.action is not an action of this rule "
+                             "sent to this visitor", "data.action", event.id)
 
 
 def derive(visitor: Visitor, event: Event, now: float = 0.0) -> dict[str, Any] | None:
@@ -90,10 +114,12 @@ def derive(visitor: Visitor, event: Event, now: float = 0.0) -> dict[str, Any] |
     if event.kind is EventKind.CART:
         return {"items": data["items"]}
     if event.kind is EventKind.REPORT:
+        check_event(visitor, event)
         rules = visitor.site.rules
         rule = rules.by_id.get(data["rule"]) if rules else None
         stop = bool(rule and _STOPS.get(data["what"]) in rule.stop_after)
-        return {"rule": data["rule"], "what": data["what"], "stop": stop}
+        return {"rule": data["rule"], "what": data["what"], "action": data["action"],
+                "stop": stop}
     if event.kind is EventKind.IDENTIFY:
         if not verify_member(visitor.site.config.secret, data["member_id"], data["signature"]):
             return None
@@ -129,7 +155,9 @@ class EventFlow:
 
     async def handle(self, visitor: Visitor, event: Event, now: float) -> list[dict[str, Any]]:
         """The frames to send back, ack first. Raises StoreUnavailable when the
-        event could not be stored (the caller answers `unavailable`)."""
+        event could not be stored (the caller answers `unavailable`), and
+        FrameError for an event that is well formed but not acceptable (a
+        report on an action this visitor was not sent)."""
         site = visitor.site
         config = site.config
         metrics = self.metrics
@@ -142,7 +170,10 @@ class EventFlow:
             kind, payload = EventKind.TRACK, {}
         rules = site.rules  # this event keeps the ruleset it started with
         local = site.calendar.at(now)
-        stored = StoredEvent.at(event.id, kind, event.digest, now, local, payload,
+        # A report counts once per action and outcome, whatever its event id.
+        stored_id = f"report:{payload['action']}:{payload['what']}" \
+            if kind is EventKind.REPORT else event.id
+        stored = StoredEvent.at(stored_id, kind, event.digest, now, local, payload,
                                 windows=rules is None or rules.reads_windows,
                                 session_timeout=config.session_timeout)
         key = visitor.id if kind is EventKind.IDENTIFY else visitor.key
@@ -166,14 +197,15 @@ class EventFlow:
         if trigger is None or rules is None:
             return frames
         matched_at = time.perf_counter()
-        profile = flat_profile(result.profile, now, local, cart_period=config.cart_period)
+        profile = profile_view(rules, site, result.profile, now)
         matched = rules.matcher.match(profile, trigger)
         metrics.stage("match", time.perf_counter() - matched_at)
         if not matched:
             return frames
-        decision = decide(rules, site, result.profile, profile, matched, visitor.id, event.id,
+        decision = decide(rules, site, result.profile, profile, matched, visitor.key, event.id,
                           now)
         self.counters.decided(config.id, local.day, decision)
-        frames.extend(action_frames(decision))
+        frames.extend(signed_frame(frame, site.action_key, visitor.id)
+                      for frame in action_frames(decision))
         metrics.stage("event", time.perf_counter() - started)
         return frames

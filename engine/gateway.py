@@ -16,27 +16,27 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import re
 import time
 from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
+from engine.action_ids import signed_frame
 from engine.events import EventFlow, Visitor
 from engine.frames import FrameError, Hello, decode, encode, parse_frame
 from engine.protocol import (
     SUBPROTOCOL_JSON,
     SUBPROTOCOL_MSGPACK,
+    VERSION,
     CloseCode,
     ErrorCode,
     EventKind,
     Limits,
     ServerFrame,
+    valid_visitor_id,
 )
 from engine.site import LiveSite
 from engine.store import StoreUnavailable
-
-_VISITOR = re.compile(r"[A-Za-z0-9_-]{8,64}")
 
 
 class TokenBucket:
@@ -64,8 +64,10 @@ class Connection:
     writes them, so that a client that stops reading never blocks its reader
     (or a push from another node) and is closed once the queue is full."""
 
-    def __init__(self, websocket: WebSocket, binary: bool, limits: Limits) -> None:
+    def __init__(self, websocket: WebSocket, binary: bool, limits: Limits,
+                 visitor: Visitor) -> None:
         self.websocket = websocket
+        self.visitor = visitor
         self.binary = binary
         self.limit = limits.send_queue
         self.keys: set[tuple[str, str]] = set()
@@ -132,9 +134,11 @@ class Registry:
         """Queue frames on every local socket of that profile; how many got them."""
         sent = 0
         for conn in list(self._by_key.get((site, key), ())):
+            action_key, recipient = conn.visitor.site.action_key, conn.visitor.id
             try:
                 for frame in frames:
-                    conn.send(frame)
+                    conn.send(signed_frame(frame, action_key, recipient)
+                              if frame.get("t") == ServerFrame.ACTION else frame)
                 sent += 1
             except SlowConsumer:
                 conn.overflowed = True
@@ -153,7 +157,7 @@ async def serve_socket(websocket: WebSocket) -> None:
     site: LiveSite | None = state.sites.get(websocket.query_params.get("site", ""))
     visitor_id = websocket.query_params.get("visitor", "")
     if site is None or not allowed_origin(site, websocket.headers.get("origin")) or \
-            not _VISITOR.fullmatch(visitor_id):
+            not valid_visitor_id(visitor_id):
         state.metrics.closes[403] += 1
         await websocket.close(code=CloseCode.FORBIDDEN)  # before accept: HTTP 403
         return
@@ -163,8 +167,8 @@ async def serve_socket(websocket: WebSocket) -> None:
                                                   else None)
     await websocket.accept(subprotocol=chosen)
     limits: Limits = state.config.limits
-    conn = Connection(websocket, binary, limits)
     visitor = Visitor(site, visitor_id, websocket.headers.get("user-agent", ""))
+    conn = Connection(websocket, binary, limits, visitor)
     state.metrics.connections += 1
     state.connections.add(websocket)
     writer = asyncio.create_task(conn.writer())
@@ -215,7 +219,7 @@ async def _read_loop(websocket: WebSocket, conn: Connection, visitor: Visitor,
                 continue
             if isinstance(frame, Hello):
                 greeted = True
-                conn.send({"t": ServerFrame.WELCOME, "v": 1, "visitor": visitor.id,
+                conn.send({"t": ServerFrame.WELCOME, "v": VERSION, "visitor": visitor.id,
                            "server_time": clock.now()})
                 continue
             if not greeted:
@@ -232,6 +236,13 @@ async def _read_loop(websocket: WebSocket, conn: Connection, visitor: Visitor,
                 continue
             try:
                 frames = await flow.handle(visitor, frame, clock.now())
+            except FrameError as exc:
+                metrics.errors[exc.code] += 1
+                conn.send(exc.frame())
+                protocol_strikes += 1
+                if protocol_strikes >= limits.protocol_strikes:
+                    return CloseCode.PROTOCOL
+                continue
             except StoreUnavailable:
                 metrics.redis_errors += 1
                 metrics.errors[ErrorCode.UNAVAILABLE] += 1

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import bisect
+import gc
+import os
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from engine.counters import OUTCOMES
+
+
+def label(value: object) -> str:
+    """A label value as the exposition format requires: backslash, double
+    quote and newline escaped, so no value can end its line early."""
+    return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
 
 BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
 
@@ -52,11 +61,19 @@ class Metrics:
             f"ondo_redis_errors_total {self.redis_errors}",
             "# TYPE ondo_forged_identify_total counter",
             f"ondo_forged_identify_total {self.forged_identities}",
+            "# TYPE ondo_process_id gauge", f"ondo_process_id {os.getpid()}",
+            "# TYPE ondo_gc_threshold gauge",
+            *(f'ondo_gc_threshold{{generation="{g}"}} {n}'
+              for g, n in enumerate(gc.get_threshold())),
+            "# TYPE ondo_gc_collections_total counter",
+            *(f'ondo_gc_collections_total{{generation="{g}"}} {stats["collections"]}'
+              for g, stats in enumerate(gc.get_stats())),
             "# TYPE ondo_events_total counter",
         ]
-        out += [f'ondo_events_total{{kind="{k}"}} {v}' for k, v in sorted(self.events.items())]
+        out += [f'ondo_events_total{{kind="{label(k)}"}} {v}'
+                for k, v in sorted(self.events.items())]
         out.append("# TYPE ondo_error_frames_total counter")
-        out += [f'ondo_error_frames_total{{code="{k}"}} {v}'
+        out += [f'ondo_error_frames_total{{code="{label(k)}"}} {v}'
                 for k, v in sorted(self.errors.items())]
         out.append("# TYPE ondo_closes_total counter")
         out += [f'ondo_closes_total{{code="{k}"}} {v}' for k, v in sorted(self.closes.items())]
@@ -65,13 +82,14 @@ class Metrics:
         families: dict[str, list[str]] = {matched: [], outcomes: [], reports: []}
         for (site, name), n in sorted((rule_counts or {}).items()):
             rule, _, what = name.rpartition("|")
-            labels = f'site="{site}",rule="{rule}"'
+            labels = f'site="{label(site)}",rule="{label(rule)}"'
             if what == "matched":
                 families[matched].append(f"{matched}{{{labels}}} {n}")
             elif what in OUTCOMES:
-                families[outcomes].append(f'{outcomes}{{{labels},outcome="{what}"}} {n}')
+                families[outcomes].append(
+                    f'{outcomes}{{{labels},outcome="{label(what)}"}} {n}')
             else:
-                families[reports].append(f'{reports}{{{labels},what="{what}"}} {n}')
+                families[reports].append(f'{reports}{{{labels},what="{label(what)}"}} {n}')
         for family, lines in families.items():
             out += [f"# TYPE {family} counter", *lines]
         out.append("# TYPE ondo_stage_seconds histogram")

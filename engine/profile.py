@@ -25,9 +25,12 @@ _NO_WINDOWS = {f"{metric}_{window}d": 0 for window in WINDOW_DAYS for metric in 
 
 
 def flat_profile(stored: Mapping[str, Any], now: float, local: LocalTime, *,
-                 cart_period: float = 30 * DAY,
+                 cart_period: float = 30 * DAY, clock: LocalTime | None = None,
                  live: Mapping[str, float] | None = None) -> dict[str, Any]:
+    """``local`` is the site's calendar (day buckets); ``clock``, when the rule
+    file names its own time zone, gives ``hour_of_day`` and ``weekday``."""
     get = stored.get
+    clock = clock or local
     visits = int(get("visit_count") or 0)
     profile: dict[str, Any] = {
         # Defaults, overwritten below by what the store holds.
@@ -44,7 +47,7 @@ def flat_profile(stored: Mapping[str, Any], now: float, local: LocalTime, *,
     if now - float(get("cart_updated_at", now)) > cart_period:
         cart = []
     profile.update({
-        "now": now, "hour_of_day": local.hour, "weekday": local.weekday,
+        "now": now, "hour_of_day": clock.hour, "weekday": clock.weekday,
         "visit_count": visits, "is_first_visit": visits <= 1,
         "last_seen": get("last_seen", now), "is_member": bool(get("is_member")),
         "coupons": dict(get("coupons") or {}), "tags": list(get("tags") or []),
@@ -76,3 +79,9 @@ def flat_profile(stored: Mapping[str, Any], now: float, local: LocalTime, *,
     if live:
         profile.update(live)
     return profile
+
+
+def flat_days(days: dict[str, dict[str, int]]) -> dict[str, int]:
+    """Day buckets as the day hash's fields ("YYYYMMDD:pv" -> n), for a merge."""
+    return {f"{day}:{name}": n for day, bucket in days.items() for name, n in bucket.items()
+            if n}

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import enum
 import json
+import re
 import sys
 from dataclasses import asdict, dataclass
+from typing import TypeGuard
 
 VERSION = 1
 SUBPROTOCOL_JSON = "ondo.v1"
@@ -24,6 +26,15 @@ SUBPROTOCOL_MSGPACK = "ondo.v1.msgpack"
 SUBPROTOCOLS = (SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK)
 WS_PATH = "/v1/ws"
 BEACON_PATH = "/v1/beacon"  # POST, for the last events when a page hides or unloads
+
+# A visitor id, as the widget makes it and as the socket and the beacon accept
+# it: nothing else (a member's profile key, "m:<member id>", never passes).
+VISITOR_ID = "[A-Za-z0-9_-]{8,64}"
+_VISITOR_ID = re.compile(VISITOR_ID)
+
+
+def valid_visitor_id(value: object) -> TypeGuard[str]:
+    return isinstance(value, str) and _VISITOR_ID.fullmatch(value) is not None
 
 
 class ClientFrame(enum.StrEnum):
@@ -110,6 +121,8 @@ class Limits:
     ping_interval: float = 20.0  # seconds
     ping_timeout: float = 20.0
     protocol_strikes: int = 50  # bad frames before close 4400
+    beacon_bytes: int = 64 * 1024  # a beacon's body; over: HTTP 413
+    api_body_bytes: int = 1024 * 1024  # server events and admin calls; over: HTTP 413
 
 
 LIMITS = Limits()
@@ -133,6 +146,7 @@ def as_js() -> str:
         "SUBPROTOCOL_JSON": SUBPROTOCOL_JSON,
         "WS_PATH": WS_PATH,
         "BEACON_PATH": BEACON_PATH,
+        "VISITOR_ID": VISITOR_ID,
         "CLIENT_FRAME": {f.name: f.value for f in ClientFrame},
         "EVENT_KIND": {k.name: k.value for k in EventKind},
         "SERVER_FRAME": {f.name: f.value for f in ServerFrame},

@@ -18,7 +18,6 @@ from typing import Any
 import msgpack
 import redis.asyncio as redis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from engine.resp import NoScriptError, Pipe, ReplyError
@@ -125,9 +124,10 @@ class RedisStore:
             raise StoreUnavailable(str(exc)) from exc
 
     async def ping(self) -> bool:
+        """Whether the event path's connection answers (it reconnects by itself)."""
         try:
-            return bool(await self.client.ping())
-        except (*_DOWN, RedisError):
+            return await self.pipe.call("PING") in (b"PONG", "PONG")
+        except (*_DOWN, ReplyError):
             return False
 
     async def close(self) -> None:
@@ -191,9 +191,3 @@ def window_sums(sums: Sequence[Any]) -> dict[str, int]:
         for m, metric in enumerate(WINDOWED_METRICS):
             out[f"{metric}_{window}d"] = int(sums[w * 4 + m])
     return out
-
-
-def flat_days(days: dict[str, dict[str, int]]) -> dict[str, int]:
-    """Day buckets as the day hash's fields ("YYYYMMDD:pv" -> n), for a merge."""
-    return {f"{day}:{name}": n for day, bucket in days.items() for name, n in bucket.items()
-            if n}

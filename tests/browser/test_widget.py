@@ -104,3 +104,36 @@ def test_marketer_text_is_rendered_as_text_on_a_hostile_page(
     page.screenshot(path=str(ARTIFACTS / "popcorn-hostile.png"))
     assert dialogs == []
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+def shadow_texts(page: Page) -> list[str]:
+    """Every text in the page, closed shadow roots included (the DevTools
+    protocol sees through them, as a user's eyes do)."""
+    session = page.context.new_cdp_session(page)
+    root = session.send("DOM.getDocument", {"depth": -1, "pierce": True})["root"]
+    texts, todo = [], [root]
+    while todo:
+        node = todo.pop()
+        if node.get("nodeType") == 3:
+            texts.append(node["nodeValue"])
+        todo += node.get("children", []) + node.get("shadowRoots", [])
+    return texts
+
+
+def test_a_popcorn_buttons_icon_is_shown_as_text(page: Page, shop: Engine,
+                                                 shop_pages: ShopPages) -> None:
+    _upload(shop, """
+  - id: gift
+    do: { widget: popcorn_button, icon: "🎁", text: "선물 받아가세요", link: /gift }
+""")
+    shop_pages.pages["/plain.html"] = f"""<!doctype html><html><head><meta charset="utf-8">
+<link rel="icon" href="data:,">
+<script async src="{shop.url}/widget.js" data-site="demo-shop"></script></head>
+<body><h1>shop</h1></body></html>""".encode()
+    page.goto(f"{shop_pages.origin}/plain.html")
+    expect(widget_text(page, "gift")).to_be_visible(timeout=5000)
+    texts = shadow_texts(page)
+    assert "🎁" in texts and "선물 받아가세요" in texts
+    page.wait_for_timeout(600)  # the pop-in animation
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "popcorn-icon.png"))

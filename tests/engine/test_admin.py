@@ -14,6 +14,7 @@ import pytest
 from engine.config import Config
 from engine.identity import sign_member
 from engine.signing import sign
+from rules.compile import MAX_FILE_BYTES
 from tests.conftest import SECRET, SEED_RULES, Engine, run_engine, site_config
 from tests.engine.client import Visitor
 
@@ -102,6 +103,29 @@ def test_validate_and_explain(node: Engine) -> None:
     assert by_rule["loyal-coupon"]["reason"] == "condition is false"
 
 
+def test_an_edited_file_is_a_new_version_even_when_only_comments_changed(node: Engine) -> None:
+    first = api(node, "PUT", "/rules?note=first", content=NEW_RULES.encode()).json()
+    commented = "# reviewed by the team on Monday\n" + NEW_RULES
+    second = api(node, "PUT", "/rules?note=reviewed", content=commented.encode()).json()
+    assert (first["new"], second["new"]) == (True, True)
+    assert second["version"] != first["version"]
+    assert api(node, "GET", "/rules/active").text == commented
+    again = api(node, "PUT", "/rules?note=again", content=commented.encode()).json()
+    assert (again["version"], again["new"], again["unchanged"]) == (second["version"], False,
+                                                                    True)
+    notes = {v["version"]: v["note"] for v in api(node, "GET", "/rules/versions").json()[
+        "versions"]}
+    assert notes == {first["version"]: "first", second["version"]: "reviewed"}
+
+
+def test_an_explain_sample_names_its_bad_attributes(node: Engine) -> None:
+    reply = api(node, "POST", "/rules/explain", json={"profile": {"visit_cnt": 2}})
+    assert (reply.status_code, reply.json()["field"]) == (422, "profile.visit_cnt")
+    assert "did you mean 'visit_count'" in reply.json()["error"]
+    reply = api(node, "POST", "/rules/explain", json={"profile": {"member_name": ["x"]}})
+    assert (reply.status_code, reply.json()["field"]) == (422, "profile.member_name")
+
+
 @pytest.mark.parametrize(("token", "path", "status"), [
     (None, "/rules/versions", 401), ("wrong", "/rules/versions", 401),
     (OTHER_TOKEN, "/rules/versions", 403)])
@@ -113,8 +137,9 @@ def test_unknown_site_and_oversized_body(node: Engine) -> None:
     reply = httpx.get(f"{node.url}/v1/sites/nope/rules/versions",
                       headers={"Authorization": f"Bearer {TOKEN}"})
     assert reply.status_code == 404 and reply.json()["field"] == "site"
-    big = b"# " + b"x" * (1024 * 1024 + 10)
-    assert api(node, "PUT", "/rules", content=big).status_code == 413
+    big = b"# " + b"x" * MAX_FILE_BYTES
+    reply = api(node, "PUT", "/rules", content=big)
+    assert reply.status_code == 413 and reply.json()["field"] == "body"
 
 
 def test_a_purchase_reaches_the_profile_once_and_pushes_to_the_online_visitor(

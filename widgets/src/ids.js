@@ -1,6 +1,10 @@
 // Random ids: the visitor id (first-party, localStorage with a cookie
 // fallback) and event ids.
+import { VISITOR_ID } from "./protocol.js";
+
 const VISITOR_KEY = "ondo_vid";
+const VALID = new RegExp(`^${VISITOR_ID}$`);
+const IN_COOKIE = new RegExp(`(?:^|;\\s*)${VISITOR_KEY}=(${VISITOR_ID})(?:;|$)`);
 
 export function randomId(bytes = 12, crypto = globalThis.crypto) {
   const data = new Uint8Array(bytes);
@@ -16,10 +20,10 @@ export function visitorId(storage, doc, make = randomId) {
     id = null;
   }
   if (!id && doc) {
-    const match = /(?:^|;\s*)ondo_vid=([A-Za-z0-9_-]{8,64})/.exec(doc.cookie || "");
+    const match = IN_COOKIE.exec(doc.cookie || "");
     id = match ? match[1] : null;
   }
-  if (!id || !/^[A-Za-z0-9_-]{8,64}$/.test(id)) id = make();
+  if (!id || !VALID.test(id)) id = make();
   try {
     if (storage) storage.setItem(VISITOR_KEY, id);
   } catch (_) {

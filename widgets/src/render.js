@@ -73,9 +73,8 @@ export function render(win, action, report) {
     const wrap = el(doc, "div", "wrap");
     const button = el(doc, "button", "pop");
     button.type = "button";
-    if (content.icon && !safeLink(content.icon, win.location.href)) {
-      button.append(el(doc, "span", "icon", content.icon));
-    }
+    // The icon is text (an emoji such as 🎁), never a link or markup.
+    if (content.icon) button.append(el(doc, "span", "icon", content.icon));
     button.append(el(doc, "span", "label", content.text));
     button.setAttribute("aria-label", content.text || "");
     button.addEventListener("click", open);

@@ -13,6 +13,14 @@ test("the visitor id persists in localStorage, with a cookie fallback", () => {
   assert.equal(visitorId(null, { cookie: "x=1; ondo_vid=fromcookie01" }, () => "n"), "fromcookie01");
 });
 
+test("a stored id the engine would refuse is replaced", () => {
+  const data = new Map([["ondo_vid", "m:member-0001"]]);
+  const store = { getItem: (k) => data.get(k) ?? null, setItem: (k, v) => data.set(k, v) };
+  assert.equal(visitorId(store, { cookie: "" }, () => "fresh-id-0001"), "fresh-id-0001");
+  assert.equal(visitorId(null, { cookie: "ondo_vid=m:member-0001" }, () => "fresh-id-0002"),
+    "fresh-id-0002");
+});
+
 test("only http(s) and relative links survive", () => {
   const base = "https://shop.example.com/a";
   assert.equal(safeLink("/join", base), "https://shop.example.com/join");
