@@ -1,7 +1,8 @@
 """A rule file's text -> ``Ruleset``, reporting every problem of the file.
 
 The compiler keeps no state between calls: ``compile_text`` builds everything
-it needs (the YAML tree, the predicate table, the segment cache) for one file.
+it needs (the YAML tree, the predicate table, the segments) for one file. The
+limits it enforces are in ``rules.limits``.
 """
 
 from __future__ import annotations
@@ -11,11 +12,13 @@ import zoneinfo
 from dataclasses import dataclass, field
 
 from rules import options
-from rules.conditions import FALSE, TRUE, Cond, Lowering, PredicateTable, did_you_mean, emit
+from rules.conditions import FALSE, TRUE, Cond, PredicateTable, did_you_mean
 from rules.content import read_action
 from rules.errors import Problem, Severity
+from rules.limits import MAX_FILE_BYTES as MAX_FILE_BYTES  # the HTTP API reads it from here
+from rules.limits import MAX_PROGRAM_STEPS, MAX_RULES
 from rules.options import Report, kind_of, mapping_items
-from rules.parse import ParseError, parse
+from rules.program import emit, program_size
 from rules.ruleset import (
     DEFAULT_TRIGGERS,
     STOP_AFTER,
@@ -27,6 +30,7 @@ from rules.ruleset import (
     Ruleset,
     Schedule,
 )
+from rules.segments import Segments
 from rules.source import (
     Located,
     MappingNode,
@@ -38,11 +42,7 @@ from rules.source import (
     is_string,
     scalar_value,
 )
-from rules.tree import Expr
 
-MAX_FILE_BYTES = 8 * 1024 * 1024
-MAX_RULES = 20_000
-DEFAULT_TIMEZONE = "Asia/Seoul"
 DEFAULT_FREQUENCY = Frequency(1, "session")
 
 TOP_KEYS = ("version", "site", "timezone", "segments", "fatigue", "rules")
@@ -91,11 +91,8 @@ class _FileCompiler:
         self.source = source
         self.report = report
         self.table = PredicateTable()
-        self.segment_nodes: dict[str, ScalarNode] = {}
-        self.segment_trees: dict[str, Expr | None] = {}
-        self.segment_conds: dict[str, Cond | None] = {}
-        self.segment_stack: list[str] = []
-        self.used_segments: set[str] = set()
+        self.segments = Segments(report, self.table)
+        self.steps = 0  # of the programs so far, against MAX_PROGRAM_STEPS
         self.conditions: dict[str, Cond] = {}
         self.rule_nodes: dict[str, MappingNode] = {}
         self.explicit_if: set[str] = set()
@@ -110,7 +107,7 @@ class _FileCompiler:
                          "start with `site: your-shop` and `rules:`")
             return Compiled(None, report.problems)
         site = None
-        timezone = DEFAULT_TIMEZONE
+        timezone = None  # the engine's site config gives the zone
         fatigue = Fatigue()
         rules_node: Node | None = None
         for key, key_node, value in mapping_items(root, report, TOP_KEYS, "the rule file"):
@@ -123,9 +120,9 @@ class _FileCompiler:
                     report.error(value, f"invalid site id {site!r}",
                                  "lowercase letters, digits, - and _")
             elif key == "timezone":
-                timezone = self.timezone(value) or timezone
+                timezone = self.timezone(value)
             elif key == "segments":
-                self.collect_segments(value)
+                self.segments.collect(value)
             elif key == "fatigue":
                 fatigue = self.fatigue(value)
             else:
@@ -135,10 +132,7 @@ class _FileCompiler:
                                     for p in report.problems):
             report.error(root, "missing site", "add `site: your-shop` at the top")
         rules = self.rules(rules_node, root)
-        for name, node in self.segment_nodes.items():
-            self.segment(name, None)
-            if name not in self.used_segments:
-                report.warn(node, f"segment '{name}' is never used")
+        self.segments.finish()
         ruleset = None
         if not any(p.severity is Severity.ERROR for p in report.problems):
             assert site is not None
@@ -177,66 +171,6 @@ class _FileCompiler:
                 values[key] = options.integer(value, self.report, key, 1, 1000)
         return Fatigue(values.get("max_per_session"), values.get("max_per_day"),
                        values.get("min_interval") or 0)
-
-    # -- segments -----------------------------------------------------------------
-
-    def collect_segments(self, node: Node) -> None:
-        if not isinstance(node, MappingNode):
-            self.report.error(node, f"expected segments as name: condition, found {kind_of(node)}")
-            return
-        for key_node, value in node.value:
-            name = key_node.value if isinstance(key_node, ScalarNode) else None
-            if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_]\w*", name):
-                self.report.error(key_node, "a segment name must be a word like loyal_buyers")
-                continue
-            if name in self.segment_nodes:
-                self.report.error(key_node, f"segment '{name}' is defined twice")
-                continue
-            from rules.catalogue import CATALOGUE
-            from rules.lexer import KEYWORDS
-
-            if name in CATALOGUE or name in KEYWORDS:
-                self.report.error(key_node, f"segment name '{name}' is taken by an attribute "
-                                  "or keyword", "choose another name")
-                continue
-            if not is_string(value):
-                self.report.error(value, f"expected a condition for segment '{name}', "
-                                  f"found {kind_of(value)}")
-                continue
-            self.segment_nodes[name] = value
-
-    def segment(self, name: str, used_at: int | None) -> Cond | None:
-        if used_at is not None:
-            self.used_segments.add(name)
-        if name in self.segment_conds:
-            return self.segment_conds[name]
-        if name in self.segment_stack:
-            cycle = [*self.segment_stack[self.segment_stack.index(name):], name]
-            self.report.error(self.segment_nodes[name],
-                              "segment cycle: " + " -> ".join(cycle),
-                              "a segment cannot refer to itself, directly or through others")
-            self.segment_conds[name] = None
-            return None
-        self.segment_stack.append(name)
-        cond = self.condition(self.segment_nodes[name])
-        self.segment_stack.pop()
-        self.segment_conds.setdefault(name, cond)
-        return self.segment_conds[name]
-
-    # -- conditions ---------------------------------------------------------------
-
-    def condition(self, node: ScalarNode) -> Cond | None:
-        text = self.source.scalar_text(node)
-        try:
-            tree = parse(text.text)
-        except ParseError as exc:
-            self.report.error(text.position(exc.offset), exc.message, exc.hint)
-            return None
-        lowering = Lowering(self.table, self.segment, list(self.segment_nodes))
-        cond = lowering.lower(tree)
-        for err in lowering.errors:
-            self.report.error(text.position(err.start), err.message, err.hint)
-        return None if lowering.errors else cond
 
     # -- rules --------------------------------------------------------------------
 
@@ -286,7 +220,7 @@ class _FileCompiler:
         if "if" in values:
             value = values["if"]
             if is_string(value):
-                cond = self.condition(value)  # type: ignore[arg-type]
+                cond = self.segments.condition(value)  # type: ignore[arg-type]
             elif isinstance(value, ScalarNode) and isinstance(scalar_value(value), bool):
                 cond = TRUE if scalar_value(value) else FALSE
             else:
@@ -324,12 +258,27 @@ class _FileCompiler:
                 p.severity is Severity.ERROR for p in report.problems[before:]):
             return None
         assert rule_id is not None and cond is not None and action is not None
+        program = self.program(cond, values.get("if", node))
+        if program is None:
+            return None
         self.conditions[rule_id] = cond
         if "if" in values:
             self.explicit_if.add(rule_id)
         return Rule(rule_id, index, self.source.at(node).line, priority, triggers,
-                    tuple(emit(cond)), action, freq, stop_after, sched, page_globs, share,
-                    enabled)
+                    program, action, freq, stop_after, sched, page_globs, share, enabled)
+
+    def program(self, cond: Cond, where: Node) -> tuple[int, ...] | None:
+        """A rule's program, within what is left of the file's MAX_PROGRAM_STEPS."""
+        over = self.steps > MAX_PROGRAM_STEPS
+        self.steps += program_size(cond)
+        if self.steps <= MAX_PROGRAM_STEPS:
+            return tuple(emit(cond))
+        if not over:  # report the rule that goes over, not every rule after it
+            self.report.error(where, "conditions too large: with segments inlined, the "
+                              f"file's conditions take over {MAX_PROGRAM_STEPS:,} steps",
+                              "a segment is copied wherever it is named: segments that "
+                              "name segments many times multiply")
+        return None
 
     def triggers(self, node: Node | None) -> tuple[str, ...]:
         if node is None:

@@ -3,14 +3,21 @@
 ``Lowering.lower(tree)`` returns a ``Cond`` (a small boolean IR over predicate
 indices, with constants folded) and records ``ConditionError``s rather than
 stopping at the first, so one run reports every mistake of a file. Segments
-are inlined by name through the ``segments`` callback, which the file compiler
-uses to detect cycles.
+are inlined by name through the ``segments`` callback: the file compiler has
+lowered them already (in dependency order, see ``rules.segments``), so lowering
+one condition never lowers another.
+
+``and``/``or`` are n-ary, as the parser builds them: a chain of any length is
+one node. A parenthesised group or a segment stays one item of its chain and is
+not copied into it, so a segment named many times is one shared tuple and
+lowering takes time linear in the file's text (``rules.program`` writes each
+use out in full).
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
@@ -32,7 +39,9 @@ from rules.tree import (
     to_text,
 )
 
-# The boolean IR: ("pred", i) | ("true",) | ("false",) | ("not", c) | ("and", a, b) | ("or", a, b)
+# The boolean IR: ("pred", i) | ("true",) | ("false",) | ("not", c)
+#                 | ("and", c1, c2, ...) | ("or", c1, c2, ...)
+# An "and" or "or" has two or more items, none of them a constant.
 Cond: TypeAlias = tuple[Any, ...]
 TRUE: Cond = ("true",)
 FALSE: Cond = ("false",)
@@ -74,32 +83,15 @@ def simplify(op: str, *args: Cond) -> Cond:
         if a[0] == "not":
             return a[1]  # type: ignore[no-any-return]
         return ("not", a)
-    a, b = args
     absorbing, neutral = (FALSE, TRUE) if op == "and" else (TRUE, FALSE)
-    if a == absorbing or b == absorbing:
+    if absorbing in args:
         return absorbing
-    if a == neutral:
-        return b
-    if b == neutral:
-        return a
-    return (op, a, b)
-
-
-def emit(cond: Cond) -> list[int]:
-    """The postfix program of ``rules.ruleset`` for an IR node."""
-    from rules.ruleset import Code
-
-    kind = cond[0]
-    if kind == "pred":
-        return [cond[1]]
-    if kind == "true":
-        return [Code.TRUE]
-    if kind == "false":
-        return [Code.FALSE]
-    if kind == "not":
-        return [*emit(cond[1]), Code.NOT]
-    code = Code.AND if kind == "and" else Code.OR
-    return [*emit(cond[1]), *emit(cond[2]), code]
+    items = [a for a in args if a != neutral]
+    if not items:
+        return neutral
+    if len(items) == 1:
+        return items[0]
+    return (op, *items)
 
 
 def _normalise_number(value: int | float) -> int | float:
@@ -126,7 +118,8 @@ class PredicateTable:
 
 class Lowering:
     def __init__(self, table: PredicateTable,
-                 segments: Callable[[str, int], Cond | None], segment_names: list[str]) -> None:
+                 segments: Callable[[str, int], Cond | None],
+                 segment_names: Collection[str]) -> None:
         self.table = table
         self.segments = segments
         self.segment_names = segment_names
@@ -143,9 +136,9 @@ class Lowering:
 
     def lower(self, node: Expr) -> Cond:
         if isinstance(node, And):
-            return simplify("and", self.lower(node.left), self.lower(node.right))
+            return simplify("and", *map(self.lower, node.items))
         if isinstance(node, Or):
-            return simplify("or", self.lower(node.left), self.lower(node.right))
+            return simplify("or", *map(self.lower, node.items))
         if isinstance(node, Not):
             return simplify("not", self.lower(node.operand))
         if isinstance(node, Bool):
@@ -177,7 +170,7 @@ class Lowering:
     def attribute(self, node: Name) -> Attribute | None:
         attr = CATALOGUE.get(node.name)
         if attr is None or attr.internal:
-            hint = did_you_mean(node.name, readable_names() + self.segment_names
+            hint = did_you_mean(node.name, readable_names() + list(self.segment_names)
                                 + list(FUNCTIONS))
             if attr is not None and attr.internal:
                 hint = {"coupons": "use has_coupon(code) or coupon_expires_within(3d)",

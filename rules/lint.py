@@ -2,7 +2,8 @@
 means: a rule that can never match, one that always matches, one shadowed by
 a higher-priority rule. Warnings never reject a file.
 
-The analysis is over each rule's top-level conjunction (``a and b and …``):
+The analysis is over each rule's top-level conjunction (``a and b and …``,
+through parenthesised groups and segments):
 numeric bounds per attribute are intersected (``visit_count < 1 and
 visit_count > 5`` is empty; ``is_first_visit`` pins ``visit_count`` to 1).
 """
@@ -10,7 +11,8 @@ visit_count > 5`` is empty; ``is_first_visit`` pins ``visit_count`` to 1).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Iterator, Mapping
 
 from rules.conditions import FALSE, TRUE, Cond
 from rules.options import Report
@@ -21,9 +23,17 @@ _Interval = tuple[float, bool, float, bool]  # low, low inclusive, high, high in
 
 
 def conjuncts(cond: Cond) -> list[Cond]:
-    if cond[0] == "and":
-        return conjuncts(cond[1]) + conjuncts(cond[2])
-    return [cond]
+    """The top-level conjuncts, in order: the items of an ``and``, and of each
+    ``and`` among them (a parenthesised group, a segment), else the condition."""
+    out: list[Cond] = []
+    todo = [cond]
+    while todo:
+        part = todo.pop()
+        if part[0] == "and":
+            todo.extend(reversed(part[1:]))
+        else:
+            out.append(part)
+    return out
 
 
 def _bounds(pred: Predicate) -> tuple[str, _Interval] | None:
@@ -87,24 +97,49 @@ def lint(ruleset: Ruleset, conditions: Mapping[str, Cond], explicit_if: set[str]
             report.warn(nodes[rule.id], f"rule '{rule.id}' always matches: its condition is "
                         "always true", "leave `if` out to show to everyone on purpose")
     ordered = sorted(ruleset.rules, key=lambda r: (-r.priority, r.index))
-    for position, rule in enumerate(ordered):
-        if not rule.enabled:
-            continue
-        mine = set(conjuncts(conditions[rule.id]))
-        for earlier in ordered[:position]:
-            if _shadows(earlier, rule, set(conjuncts(conditions[earlier.id])), mine):
-                report.warn(nodes[rule.id],
-                            f"rule '{rule.id}' is shadowed by '{earlier.id}' (line {earlier.line})"
-                            f": same widget, earlier or higher priority, weaker condition",
-                            f"it shows only when '{earlier.id}' is capped or off schedule; "
-                            "raise its priority or narrow "
-                            f"'{by_id[earlier.id].id}'")
-                break
+    for rule, earlier in _shadowed(ordered, conditions):
+        report.warn(nodes[rule.id],
+                    f"rule '{rule.id}' is shadowed by '{earlier.id}' (line {earlier.line})"
+                    f": same widget, earlier or higher priority, weaker condition",
+                    f"it shows only when '{earlier.id}' is capped or off schedule; "
+                    "raise its priority or narrow "
+                    f"'{by_id[earlier.id].id}'")
 
 
-def _shadows(earlier: Rule, later: Rule, earlier_parts: set[Cond], later_parts: set[Cond]) -> bool:
-    return (earlier.enabled
+def _shadowed(ordered: list[Rule], conditions: Mapping[str, Cond]) -> Iterator[tuple[Rule, Rule]]:
+    """Each enabled rule shadowed by a rule before it in ``ordered``, with the first such.
+
+    A rule that can shadow is filed under its widget and its rarest conjunct (TRUE
+    if it has none): a rule it shadows has that conjunct too, so each rule is
+    compared with the rules filed under its own conjuncts only, not with all before it.
+    """
+    parts = {rule.id: frozenset(conjuncts(conditions[rule.id])) | {TRUE} for rule in ordered}
+    counts = Counter(part for rule in ordered for part in parts[rule.id])
+    position = {rule.id: n for n, rule in enumerate(ordered)}
+    filed: dict[tuple[str, Cond], list[Rule]] = {}
+    for rule in ordered:
+        widget, mine = rule.action.widget, parts[rule.id]
+        if rule.enabled:
+            firsts = (next((e for e in filed.get((widget, part), ())
+                            if _shadows(e, rule, parts[e.id], mine)), None) for part in mine)
+            first = min((e for e in firsts if e is not None), key=lambda e: position[e.id],
+                        default=None)
+            if first is not None:
+                yield rule, first
+        if _can_shadow(rule):
+            key = min(mine - {TRUE}, key=counts.__getitem__, default=TRUE)
+            filed.setdefault((widget, key), []).append(rule)
+
+
+def _can_shadow(earlier: Rule) -> bool:
+    return (earlier.enabled and earlier.pages is None and earlier.schedule is None
+            and earlier.holdout == 0)
+
+
+def _shadows(earlier: Rule, later: Rule, earlier_parts: frozenset[Cond],
+             later_parts: frozenset[Cond]) -> bool:
+    """Parts are a rule's conjuncts and TRUE."""
+    return (_can_shadow(earlier)
             and earlier.action.widget == later.action.widget
             and bool(set(earlier.triggers) & set(later.triggers))
-            and earlier.pages is None and earlier.schedule is None and earlier.holdout == 0
-            and earlier_parts <= later_parts | {TRUE})
+            and earlier_parts <= later_parts)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from rules.compile import MAX_FILE_BYTES, Compiled, compile_text
+from rules.compile import Compiled, compile_text
 from rules.errors import Problem, RuleFileError
+from rules.limits import MAX_FILE_BYTES
 from rules.ruleset import Ruleset
 
 

@@ -13,13 +13,17 @@ Grammar, loosest first::
                 | NAME [ "(" [expr ("," expr)*] ")" ] | "(" expr ")"
     list       := "[" [operand ("," operand)*] [","] "]"
 
-``not member_grade == "vip"`` is ``not (member_grade == "vip")``.
+``not member_grade == "vip"`` is ``not (member_grade == "vip")``. A chain of
+``or`` (or of ``and``) is one n-ary node. Parentheses, ``not``, calls and lists
+nest at most ``MAX_NESTING`` levels, counted together: deeper is a ``ParseError``
+at the token that goes over, long before Python's recursion limit.
 """
 
 from __future__ import annotations
 
 from rules.errors import RulesError
 from rules.lexer import LexError, T, Token, tokenize
+from rules.limits import MAX_NESTING
 from rules.tree import (
     And,
     Between,
@@ -65,6 +69,7 @@ class _Parser:
     def __init__(self, tokens: list[Token]) -> None:
         self.tokens = tokens
         self.i = 0
+        self.depth = 0  # parentheses, `not`, calls and lists open around the token
 
     @property
     def tok(self) -> Token:
@@ -87,6 +92,14 @@ class _Parser:
             hint = "use == to compare"
         return ParseError(f"expected {expected}, found {tok.describe()}", tok.start, hint)
 
+    def nest(self, token: Token) -> None:
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise ParseError(f"too deeply nested: expected at most {MAX_NESTING} levels of "
+                             "parentheses, 'not', calls and lists", token.start,
+                             "drop parentheses and double 'not's that change nothing, or name "
+                             "inner parts as segments")
+
     def expect_end(self) -> None:
         if self.tok.kind is not T.END:
             hint = ""
@@ -95,26 +108,32 @@ class _Parser:
             raise self.fail("'and', 'or' or the end of the condition", hint)
 
     def expr(self) -> Expr:
-        left = self.conjunction()
+        first = self.conjunction()
+        if not self.at_keyword("or"):
+            return first
+        items = [first]
         while self.at_keyword("or"):
             self.take()
-            right = self.conjunction()
-            left = Or(left, right, left.start, right.end)
-        return left
+            items.append(self.conjunction())
+        return Or(tuple(items), first.start, items[-1].end)
 
     def conjunction(self) -> Expr:
-        left = self.unary()
+        first = self.unary()
+        if not self.at_keyword("and"):
+            return first
+        items = [first]
         while self.at_keyword("and"):
             self.take()
-            right = self.unary()
-            left = And(left, right, left.start, right.end)
-        return left
+            items.append(self.unary())
+        return And(tuple(items), first.start, items[-1].end)
 
     def unary(self) -> Expr:
         if self.at_keyword("not"):
-            start = self.take().start
+            token = self.take()
+            self.nest(token)
             operand = self.unary()
-            return Not(operand, start, operand.end)
+            self.depth -= 1
+            return Not(operand, token.start, operand.end)
         return self.comparison()
 
     def comparison(self) -> Expr:
@@ -160,10 +179,12 @@ class _Parser:
             return self.list_literal()
         if tok.kind is T.LPAREN:
             self.take()
+            self.nest(tok)
             inner = self.expr()
             if self.tok.kind is not T.RPAREN:
                 raise self.fail("')'")
             self.take()
+            self.depth -= 1
             return inner
         if tok.kind is T.NAME:
             self.take()
@@ -176,7 +197,7 @@ class _Parser:
         raise self.fail("an attribute, a value or '('", hint)
 
     def call(self, name: Token) -> Expr:
-        self.take()  # (
+        self.nest(self.take())  # (
         args: list[Expr] = []
         if self.tok.kind is not T.RPAREN:
             args.append(self.expr())
@@ -186,10 +207,12 @@ class _Parser:
         if self.tok.kind is not T.RPAREN:
             raise self.fail("',' or ')'")
         end = self.take().end
+        self.depth -= 1
         return Call(name.text, tuple(args), name.start, end)
 
     def list_literal(self) -> Expr:
-        start = self.take().start
+        bracket = self.take()
+        self.nest(bracket)
         items: list[Expr] = []
         while not self.at(T.RBRACKET):
             items.append(self.operand())
@@ -198,4 +221,5 @@ class _Parser:
             elif not self.at(T.RBRACKET):
                 raise self.fail("',' or ']'")
         end = self.take().end  # ]
-        return ListOf(tuple(items), start, end)
+        self.depth -= 1
+        return ListOf(tuple(items), bracket.start, end)

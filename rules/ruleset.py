@@ -118,7 +118,8 @@ class Frequency:
 
 @dataclass(frozen=True, slots=True)
 class Schedule:
-    """When a rule may show, in the site's time zone. ``starts``/``ends`` are
+    """When a rule may show, in the rule file's time zone (the site's when the
+    file has none: ``Ruleset.timezone``). ``starts``/``ends`` are
     ISO 8601 local date-times (``ends`` exclusive); ``weekdays`` empty means
     every day; ``hours`` are [start_minute, end_minute) windows of the day,
     crossing midnight when start > end; empty means all day."""
@@ -193,7 +194,9 @@ class Fatigue:
 @dataclass(frozen=True)
 class Ruleset:
     site: str
-    timezone: str
+    # The file's `timezone:`, the zone of its schedules and of hour_of_day/weekday;
+    # None when the file has none: the engine's site config gives the zone then.
+    timezone: str | None
     predicates: tuple[Predicate, ...]
     rules: tuple[Rule, ...]  # file order
     fatigue: Fatigue = field(default_factory=Fatigue)

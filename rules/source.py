@@ -7,7 +7,10 @@ module adds what the rest of the compiler needs on top of it:
 - ``ScalarText``: the decoded text of a scalar plus a map from an offset in that
   text to its real position in the file, so an error inside an expression points
   at the character, whether the scalar is plain, quoted or a block (``|``/``>``);
-- plain Python values for scalars (``scalar_value``) resolved by YAML's tags.
+- plain Python values for scalars (``scalar_value``) resolved by YAML's tags;
+- the limits of composing (``rules.limits``): lists and mappings nested more than
+  ``MAX_YAML_DEPTH`` deep, and aliases repeating more text than a file may hold,
+  are refused with a ``YamlSyntaxError`` at the alias or collection that goes over.
 
 JSON is accepted because JSON is YAML.
 """
@@ -16,12 +19,14 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
+from yaml.events import AliasEvent, CollectionStartEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from rules.errors import Problem
+from rules.limits import MAX_FILE_BYTES, MAX_YAML_DEPTH
 
 __all__ = [
     "Located",
@@ -47,8 +52,63 @@ class YamlSyntaxError(Exception):
         super().__init__(problem.format())
 
 
+class _Mark(Protocol):
+    """Where PyYAML saw an event (0-based), whichever of its two Mark types."""
+
+    line: int
+    column: int
+
+
+class _Refused(Exception):
+    """A limit of rule files met while composing, at a YAML mark."""
+
+    def __init__(self, mark: _Mark | None, message: str, hint: str) -> None:
+        self.where = Located(mark.line + 1, mark.column + 1) if mark else Located(1, 1)
+        self.message, self.hint = message, hint
+        super().__init__(message)
+
+
 class _Loader(yaml.SafeLoader):
-    """SafeLoader that composes only; constructing is done per scalar."""
+    """SafeLoader that composes only (constructing is done per scalar), within the
+    limits of a rule file: at most ``MAX_YAML_DEPTH`` levels of lists and mappings
+    (PyYAML composes them recursively), and aliases that repeat no more text than
+    a file may hold (each alias is read again wherever it is used)."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.depth = 0
+        self.repeatable = MAX_FILE_BYTES - len(stream)
+
+    def compose_node(self, parent: Node | None, index: int) -> Node | None:
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        if isinstance(event, AliasEvent):
+            return self.alias(event.start_mark, super().compose_node(parent, index))
+        if not isinstance(event, CollectionStartEvent):
+            return super().compose_node(parent, index)
+        if self.depth >= MAX_YAML_DEPTH:
+            raise _Refused(event.start_mark,
+                           f"too deeply nested: expected at most {MAX_YAML_DEPTH} levels of "
+                           "lists and mappings",
+                           "a rule file needs a few levels (rules, a rule, its do); look for "
+                           "a run of '[', '{' or '-' left by a generator")
+        self.depth += 1
+        node = super().compose_node(parent, index)
+        self.depth -= 1
+        return node
+
+    def alias(self, mark: _Mark | None, node: Node | None) -> Node | None:
+        if node is None:
+            return None
+        if node.end_mark is None:  # a list or mapping still being composed
+            raise _Refused(mark, "an alias cannot repeat the list or mapping it is inside",
+                           "write the repeated part out")
+        self.repeatable -= node.end_mark.index - node.start_mark.index
+        if self.repeatable < 0:
+            raise _Refused(mark, "aliases repeat too much text: expanded, the file is over "
+                           f"the size limit ({MAX_FILE_BYTES:,} bytes)",
+                           "repeat less through aliases; a condition many rules share can be "
+                           "a segment")
+        return node
 
 
 _constructor = yaml.SafeLoader("")
@@ -69,6 +129,8 @@ class Source:
         """The root node, or None for an empty file. Raises YamlSyntaxError."""
         try:
             return yaml.compose(self.text, Loader=_Loader)
+        except _Refused as exc:
+            raise YamlSyntaxError(self.problem(exc.where, exc.message, exc.hint)) from None
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)

@@ -2,7 +2,10 @@
 
 Nodes carry ``start``/``end`` offsets into the expression text for error
 positions; offsets do not take part in equality, so a printed and re-parsed
-tree compares equal to the original.
+tree compares equal to the original. ``and``/``or`` chains are n-ary, so a
+generated chain of 10,000 terms is one node, not a tree 10,000 deep; the
+parser bounds every other kind of depth (``rules.limits.MAX_NESTING``), so
+functions over a tree may recurse.
 """
 
 from __future__ import annotations
@@ -80,16 +83,19 @@ class Between:
 
 @dataclass(frozen=True, slots=True)
 class And:
-    left: Expr
-    right: Expr
+    """``a and b and c``: two or more items, flat however long the chain. An item
+    is never an unparenthesised ``and``: ``a and (b and c)`` keeps its group."""
+
+    items: tuple[Expr, ...]
     start: int = field(default=0, compare=False)
     end: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
 class Or:
-    left: Expr
-    right: Expr
+    """``a or b or c``: two or more items, as ``And``."""
+
+    items: tuple[Expr, ...]
     start: int = field(default=0, compare=False)
     end: int = field(default=0, compare=False)
 
@@ -135,10 +141,10 @@ def to_text(node: Expr) -> str:
     if isinstance(node, Between):
         return (f"{_wrap(node.subject, 5)} between {_wrap(node.low, 5)} "
                 f"and {_wrap(node.high, 5)}")
-    if isinstance(node, And):
-        return f"{_wrap(node.left, 2)} and {_wrap(node.right, 3)}"
+    if isinstance(node, And):  # an `and` or `or` item keeps its parentheses
+        return " and ".join(_wrap(item, 3) for item in node.items)
     if isinstance(node, Or):
-        return f"{_wrap(node.left, 1)} or {_wrap(node.right, 2)}"
+        return " or ".join(_wrap(item, 2) for item in node.items)
     return f"not {_wrap(node.operand, 3)}"
 
 

@@ -81,11 +81,15 @@ atoms = st.one_of(number_compare, flipped_compare, between, number_in, source_co
                   path_test, tags_contains, bools, coupon, in_cart, exists, param, constants)
 
 
+def _chain(node: type[And] | type[Or], inner: st.SearchStrategy[Expr]) -> st.SearchStrategy[Expr]:
+    # An item may be a chain of the same operator: a group the printer must keep.
+    return st.builds(lambda items: node(tuple(items)), st.lists(inner, min_size=2, max_size=4))
+
+
 def conditions(max_leaves: int = 12) -> st.SearchStrategy[Expr]:
     return st.recursive(
         atoms,
-        lambda inner: st.one_of(
-            st.builds(And, inner, inner), st.builds(Or, inner, inner), st.builds(Not, inner)),
+        lambda inner: st.one_of(_chain(And, inner), _chain(Or, inner), st.builds(Not, inner)),
         max_leaves=max_leaves)
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 import rules
-from rules.compile import MAX_RULES
 from rules.errors import RuleFileError
+from rules.limits import MAX_RULES
 from rules.ruleset import Code, Frequency, Op, Predicate, Ruleset, Schedule
 
 SEED = Path(__file__).resolve().parents[2] / "rules" / "library" / "seed-recipes.yaml"
@@ -27,6 +27,35 @@ rules:
                                   Predicate("is_member", Op.IS_TRUE))
     assert ruleset.rules[0].program == (0, 1, Code.AND)
     assert ruleset.rules[1].program == (0, 1, Code.NOT, Code.AND)
+
+
+def test_segments_may_name_segments_and_each_is_lowered_once() -> None:
+    ruleset = rules.load("""site: s
+segments:
+  loyal: regular and purchase_total >= 30만
+  regular: visit_count >= 10
+rules:
+  - {id: a, if: loyal or regular and is_member, do: {widget: push_note, title: a}}
+""")
+    # Each segment comes after those it names; `regular` is stored once.
+    assert ruleset.predicates == (Predicate("visit_count", Op.GE, 10),
+                                  Predicate("purchase_total", Op.GE, 300000),
+                                  Predicate("is_member", Op.IS_TRUE))
+    assert ruleset.rules[0].program == (0, 1, Code.AND, 0, 2, Code.AND, Code.OR)
+
+
+def test_chains_are_left_associative_and_groups_keep_their_shape() -> None:
+    ruleset = rules.load("""site: s
+rules:
+  - id: a
+    if: is_member and is_first_visit and visit_count > 1
+    do: {widget: push_note, title: a}
+  - id: b
+    if: is_member and (is_first_visit and visit_count > 1)
+    do: {widget: push_note, title: b}
+""")
+    assert ruleset.rules[0].program == (0, 1, Code.AND, 2, Code.AND)
+    assert ruleset.rules[1].program == (0, 1, 2, Code.AND, Code.AND)
 
 
 def test_constants_are_normalised() -> None:
@@ -68,6 +97,16 @@ def test_delivery_options_are_normalised() -> None:
     assert by_id["bookmark-ad-returners"].frequency == Frequency(1, "window", 604800)
     assert by_id["bookmark-ad-returners"].stop_after == ("click", "close")
     assert ruleset.timezone == "Asia/Seoul"
+
+
+@pytest.mark.parametrize(("line", "timezone"), [("timezone: UTC\n", "UTC"), ("", None)])
+def test_the_time_zone_is_the_files_or_none(line: str, timezone: str | None) -> None:
+    # None: the engine's site config gives the zone.
+    ruleset = rules.load("site: s\n" + line + "rules:\n"
+                         "  - {id: a, do: {widget: bookmark_prompt, text: a}}\n")
+    assert ruleset.timezone == timezone
+    assert Ruleset.loads(ruleset.dumps()) == ruleset
+    assert Ruleset.loads(ruleset.dumps()).timezone == timezone
 
 
 def test_schedule_hours_may_cross_midnight() -> None:

@@ -61,9 +61,9 @@ def interpret(node: Expr, profile: dict[str, Any]) -> bool:
     if isinstance(node, Bool):
         return node.value
     if isinstance(node, And):
-        return interpret(node.left, profile) and interpret(node.right, profile)
+        return all(interpret(item, profile) for item in node.items)
     if isinstance(node, Or):
-        return interpret(node.left, profile) or interpret(node.right, profile)
+        return any(interpret(item, profile) for item in node.items)
     if isinstance(node, Not):
         return not interpret(node.operand, profile)
     if isinstance(node, Name):

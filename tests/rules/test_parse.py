@@ -24,7 +24,14 @@ from tests.rules.strategies import conditions
 
 
 def test_and_binds_tighter_than_or() -> None:
-    assert parse("a or b and c") == Or(Name("a"), And(Name("b"), Name("c")))
+    assert parse("a or b and c") == Or((Name("a"), And((Name("b"), Name("c")))))
+
+
+def test_a_chain_is_one_node_and_parentheses_keep_a_group() -> None:
+    assert parse("a or b or c") == Or((Name("a"), Name("b"), Name("c")))
+    assert parse("a or (b or c)") == Or((Name("a"), Or((Name("b"), Name("c")))))
+    assert parse("(a and b) and c") == And((And((Name("a"), Name("b"))), Name("c")))
+    assert to_text(parse("a or (b or c) and d")) == "a or (b or c) and d"
 
 
 def test_not_applies_to_the_whole_comparison() -> None:
@@ -45,7 +52,8 @@ def test_between_and_lists_and_calls() -> None:
 def test_nodes_remember_their_offsets() -> None:
     tree = parse("visit_count >= 2 and  is_member")
     assert isinstance(tree, And)
-    assert (tree.right.start, tree.right.end) == (22, 31)
+    assert (tree.items[1].start, tree.items[1].end) == (22, 31)
+    assert (tree.start, tree.end) == (0, 31)
 
 
 @pytest.mark.parametrize(("text", "message", "offset"), [
@@ -61,6 +69,35 @@ def test_errors_name_what_was_expected_and_where(text: str, message: str, offset
     with pytest.raises(ParseError) as info:
         parse(text)
     assert (info.value.message, info.value.offset) == (message, offset)
+
+
+@pytest.mark.parametrize(("text", "offset"), [
+    ("(" * 900 + "a" + ")" * 900, 32),
+    ("not " * 1_000 + "a", 128),
+    ("f(" * 1_000 + "a" + ")" * 1_000, 65),
+    ("[" * 1_000 + "]" * 1_000, 32),
+    ("(not [f(" * 100, 64),  # 4 levels each
+])
+def test_nesting_deeper_than_32_levels_is_an_error_at_the_33rd(text: str, offset: int) -> None:
+    with pytest.raises(ParseError) as info:
+        parse(text)
+    assert info.value.message == ("too deeply nested: expected at most 32 levels of "
+                                  "parentheses, 'not', calls and lists")
+    assert info.value.offset == offset
+    assert info.value.hint
+
+
+def test_32_levels_parse() -> None:
+    assert parse("(" * 32 + "a" + ")" * 32) == Name("a")
+    assert parse("(" * 16 + "a" + ")" * 16 + " and " + "not " * 32 + "b") == And(
+        (Name("a"), parse("not " * 32 + "b")))
+
+
+def test_a_chain_of_10000_terms_is_one_node_and_prints_back() -> None:
+    text = " or ".join(f"visit_count == {n}" for n in range(10_000))
+    tree = parse(text)
+    assert isinstance(tree, Or) and len(tree.items) == 10_000
+    assert to_text(tree) == text
 
 
 @settings(max_examples=300)
