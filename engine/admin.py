@@ -26,10 +26,10 @@ from engine.site import ActiveRules, LiveSite
 from engine.store import Applied, StoredEvent, StoreUnavailable
 from engine.versions import PUSH_CHANNEL, source_version
 from rules.catalogue import CATALOGUE, readable_names
-from rules.compile import MAX_FILE_BYTES
 from rules.conditions import did_you_mean
 from rules.errors import ProfileError
 from rules.evaluate import check_value
+from rules.limits import MAX_FILE_BYTES
 
 TRIGGER_OF = {"purchase": "purchase", "member": "member", "coupon": "coupon"}
 

@@ -14,7 +14,7 @@ import pytest
 from engine.config import Config
 from engine.identity import sign_member
 from engine.signing import sign
-from rules.compile import MAX_FILE_BYTES
+from rules.limits import MAX_FILE_BYTES
 from tests.conftest import SECRET, SEED_RULES, Engine, run_engine, site_config
 from tests.engine.client import Visitor
 

@@ -4,8 +4,10 @@ never a 500."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,8 +18,9 @@ import pytest
 from engine.config import Config
 from engine.protocol import LIMITS
 from engine.signing import sign
-from rules.compile import MAX_FILE_BYTES
+from rules.limits import MAX_FILE_BYTES
 from tests.conftest import ORIGIN, SECRET, Engine, run_engine, site_config
+from tests.engine.client import Visitor
 from tests.engine.served import ORIGIN as SERVED_ORIGIN
 from tests.engine.served import Served
 
@@ -123,3 +126,45 @@ def test_an_explain_profile_with_deeply_nested_values_is_a_422(node: Engine) -> 
         reply = httpx.post(f"{node.url}/v1/sites/demo-shop/rules/explain", headers=ADMIN,
                            json={"profile": {attribute: deep}})
         assert (reply.status_code, reply.json()["field"]) == (422, f"profile.{attribute}")
+
+
+def test_after_a_413_the_connection_is_closed_not_drained(node: Engine) -> None:
+    host, port = node.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(b"POST /v1/beacon HTTP/1.1\r\nHost: shop\r\nOrigin: " + ORIGIN.encode()
+                     + b"\r\nTransfer-Encoding: chunked\r\n\r\n")
+        chunk = b"%x\r\n" % 65536 + b" " * 65536 + b"\r\n"
+        sent = 0
+        with contextlib.suppress(OSError):
+            while sent < 48 * 1024 * 1024:
+                sock.sendall(chunk)
+                sent += 65536
+    assert sent < 16 * 1024 * 1024, "the engine kept reading a body it had refused"
+
+
+def put_rules(node: Engine, text: str) -> httpx.Response:
+    return httpx.put(f"{node.url}/v1/sites/demo-shop/rules", content=text.encode(),
+                     headers=ADMIN, timeout=60)
+
+
+@pytest.mark.parametrize(("text", "where"), [
+    ("site: demo-shop\nrules: " + "[" * 10_000 + "]" * 10_000 + "\n", (2, 39)),
+    ("site: demo-shop\nrules:\n  - id: deep\n    if: \"" + "(" * 900 + "visit_count > 1"
+     + ")" * 900 + "\"\n    do: {widget: push_note, title: t, body: b}\n", (4, 42)),
+], ids=["yaml-10000-deep", "900-parentheses"])
+def test_a_deeply_nested_rule_file_is_a_422_with_its_position(node: Engine, text: str,
+                                                              where: tuple[int, int]) -> None:
+    reply = put_rules(node, text)
+    assert reply.status_code == 422, reply.text
+    (problem,) = reply.json()["errors"]
+    assert (problem["line"], problem["column"]) == where and problem["hint"]
+
+
+def test_a_generated_1000_term_or_chain_goes_live(node: Engine) -> None:
+    chain = " or ".join(f'product_id == "P{n}"' for n in range(1000))
+    text = ("site: demo-shop\nrules:\n  - id: any-of-1000\n"
+            f"    if: '{chain}'\n    do: {{widget: push_note, title: 지금 특가, body: 오늘만}}\n")
+    assert put_rules(node, text).status_code == 200
+    v = Visitor(node, "chain-visitor1")
+    v.page("https://shop.example.com/p/P999", product_id="P999")
+    assert [a["rule"] for a in v.actions] == ["any-of-1000"]
