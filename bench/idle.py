@@ -21,7 +21,7 @@ from typing import Any
 from bench.load import ORIGIN, raise_fd_limit, server
 from bench.loadgen import Tally, connect, text_frame
 from bench.matcher import RESULTS, machine
-from bench.workload import rule_file
+from bench.workload import rule_file, sites_toml
 from engine.embedded import EmbeddedRedis, free_port
 
 
@@ -91,9 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         redis_server = EmbeddedRedis(data / "redis", persist=False).start()
         rules = data / "rules.yaml"
         rules.write_text(rule_file(1000), encoding="utf-8")
-        (data / "sites.toml").write_text(
-            f'[[sites]]\nid = "bench"\norigins = ["{ORIGIN}"]\n'
-            f'secret = "bench-secret-0123456789"\nrules = "{rules}"\n', encoding="utf-8")
+        (data / "sites.toml").write_text(sites_toml(rules, ORIGIN), encoding="utf-8")
         python = sys.executable
         try:
             for name, command in (

@@ -39,7 +39,7 @@ from typing import Any
 from bench.histogram import Histogram
 from bench.loadgen import Plan, run_process
 from bench.matcher import RESULTS, machine
-from bench.workload import site_file
+from bench.workload import site_file, sites_toml
 from engine.embedded import EmbeddedRedis, free_port
 
 ORIGIN = "http://bench.local"
@@ -161,9 +161,7 @@ def run_targets(targets: list[str], *, rules: int, visitors: int, duration: floa
             _pin_process(redis_server.process.pid, 1)  # beside the load generators
         rules_path = data / "rules.yaml"
         rules_path.write_text(site_file(rules), encoding="utf-8")
-        (data / "sites.toml").write_text(
-            f'[[sites]]\nid = "bench"\norigins = ["{ORIGIN}"]\n'
-            f'secret = "bench-secret-0123456789"\nrules = "{rules_path}"\n', encoding="utf-8")
+        (data / "sites.toml").write_text(sites_toml(rules_path, ORIGIN), encoding="utf-8")
         python = sys.executable
         commands = {
             "echo": [python, "-m", "bench.reference", "--kind", "echo"],

@@ -75,6 +75,14 @@ def rule_file(n_rules: int, seed: int = 7) -> str:
     return "\n".join(lines) + "\n"
 
 
+def sites_toml(rules_path: Path, origin: str, site: str = "bench") -> str:
+    """The engine config of a load test: one site, and no connect limit per
+    address, since every simulated visitor connects from this one machine."""
+    return (f'[[sites]]\nid = "{site}"\norigins = ["{origin}"]\n'
+            f'secret = "bench-secret-0123456789"\nrules = "{rules_path}"\n\n'
+            "[limits]\nconnects_per_second = 1000000\nconnect_burst = 1000000\n")
+
+
 def site_file(n_rules: int, site: str = "bench", seed: int = 7) -> str:
     """The load test's site: every recipe of rules/library (their segments, caps,
     schedules, pages and fatigue budget) followed by ``n_rules`` generated rules."""

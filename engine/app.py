@@ -32,7 +32,7 @@ from engine.config import Config
 from engine.counters import Counters
 from engine.events import EventFlow, Visitor, check_event
 from engine.frames import Event, FrameError, parse_frame
-from engine.gateway import Registry, allowed_origin, serve_socket
+from engine.gateway import ConnectLimiter, Registry, allowed_origin, serve_socket
 from engine.http_io import RequestError, error, read_object, request_error
 from engine.logs import quiet_websocket_errors
 from engine.matching import MatcherLike, implementation, matcher_class
@@ -104,6 +104,7 @@ def create_app(config: Config, redis_url: str, *, clock: Clock | None = None,
     app.state.flow = EventFlow(store, metrics, app.state.counters)
     app.state.connections = set()
     app.state.registry = Registry()
+    app.state.connect_limiter = ConnectLimiter(config.limits)
     app.state.matcher_class = cls
     app.state.versions = Versions(redis.Redis.from_url(redis_url, socket_connect_timeout=1.0))
     return app
@@ -231,7 +232,10 @@ def uvicorn_options(config: Config) -> dict[str, Any]:
     return {"ws": "websockets-sansio", "ws_max_size": limits.max_frame_bytes,
             "ws_ping_interval": limits.ping_interval, "ws_ping_timeout": limits.ping_timeout,
             "ws_per_message_deflate": False, "log_level": "warning",
-            "timeout_graceful_shutdown": 5}
+            "timeout_graceful_shutdown": 5,
+            # Client addresses (the per-address connect limit) from X-Forwarded-For
+            # of these proxies only: a load balancer on another host must be named.
+            "proxy_headers": True, "forwarded_allow_ips": config.forwarded_allow_ips}
 
 
 def app_from_environment() -> Starlette:

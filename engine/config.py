@@ -7,6 +7,7 @@ A site's admin token is never stored in clear: the file holds its SHA-256
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import re
@@ -59,6 +60,8 @@ class Config:
     limits: Limits = field(default_factory=lambda: LIMITS)
     pure_python: bool = False  # ONDO_PUREPYTHON: use the reference matcher
     demo: bool = False  # serve the demo storefront (/demo/) for the site DEMO_SITE
+    # Proxies whose X-Forwarded-For gives the client's address (uvicorn's option).
+    forwarded_allow_ips: str = "127.0.0.1"
 
 
 DEMO_SITE = "demo-shop"
@@ -104,6 +107,21 @@ def _site(key: str, raw: dict[str, Any], base: Path) -> SiteConfig:
         login_url=str(raw.get("login_url", "")), rules=rules)
 
 
+def _limits(raw: Any) -> Limits:
+    """``[limits]``: any field of engine.protocol.Limits, e.g. events_per_second = 30."""
+    if not isinstance(raw, dict):
+        raise ConfigError("limits", "a table of limits, e.g. [limits] events_per_second = 30")
+    fields = {f.name: f.type for f in dataclasses.fields(Limits)}
+    values: dict[str, Any] = {}
+    for name, value in raw.items():
+        if name not in fields:
+            raise ConfigError(f"limits.{name}", "unknown limit; see engine/protocol.py Limits")
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise ConfigError(f"limits.{name}", "a positive number")
+        values[name] = float(value) if fields[name] == "float" else int(value)
+    return dataclasses.replace(LIMITS, **values)
+
+
 def load_config(path: Path, **overrides: Any) -> Config:
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -124,6 +142,8 @@ def load_config(path: Path, **overrides: Any) -> Config:
         "data_dir": Path(server.get("data_dir", ".ondo-data")),
         "profile_ttl": 86_400.0 * float(server.get("profile_ttl_days", 400)),
         "demo": server.get("demo", False),
+        "forwarded_allow_ips": str(server.get("forwarded_allow_ips", "127.0.0.1")),
+        "limits": _limits(raw.get("limits", {})),
     }
     values.update({k: v for k, v in overrides.items() if v is not None})
     if not isinstance(values["demo"], bool):

@@ -19,6 +19,7 @@ import contextlib
 import time
 from typing import Any
 
+from starlette.responses import JSONResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from engine.action_ids import signed_frame
@@ -53,6 +54,27 @@ class TokenBucket:
             self.tokens -= 1
             return True
         return False
+
+
+class ConnectLimiter:
+    """New sockets per client address: a client reconnecting after every
+    close would otherwise get a fresh event burst each time. One bucket per
+    address, the least recently seen dropped past ``max_addresses``."""
+
+    def __init__(self, limits: Limits, max_addresses: int = 65_536) -> None:
+        self.rate, self.burst = limits.connects_per_second, limits.connect_burst
+        self.max_addresses = max_addresses
+        self._buckets: collections.OrderedDict[str, TokenBucket] = collections.OrderedDict()
+
+    def allow(self, address: str) -> bool:
+        bucket = self._buckets.get(address)
+        if bucket is None:
+            bucket = self._buckets[address] = TokenBucket(self.rate, self.burst)
+            if len(self._buckets) > self.max_addresses:
+                self._buckets.popitem(last=False)
+        else:
+            self._buckets.move_to_end(address)
+        return bucket.take()
 
 
 class SlowConsumer(Exception):
@@ -161,6 +183,12 @@ async def serve_socket(websocket: WebSocket) -> None:
         state.metrics.closes[403] += 1
         await websocket.close(code=CloseCode.FORBIDDEN)  # before accept: HTTP 403
         return
+    address = websocket.client.host if websocket.client else ""
+    if not state.connect_limiter.allow(address):
+        state.metrics.closes[429] += 1
+        await _refuse(websocket, 429, "address", "too many new connections from this address; "
+                      "reconnect later", {"Retry-After": "1"})
+        return
     offered = websocket.scope.get("subprotocols") or []
     binary = SUBPROTOCOL_MSGPACK in offered
     chosen = SUBPROTOCOL_MSGPACK if binary else (SUBPROTOCOL_JSON if SUBPROTOCOL_JSON in offered
@@ -190,6 +218,17 @@ async def serve_socket(websocket: WebSocket) -> None:
         if websocket.application_state is WebSocketState.CONNECTED:
             with contextlib.suppress(Exception):
                 await websocket.close(code=int(code))
+
+
+async def _refuse(websocket: WebSocket, status: int, field: str, message: str,
+                  headers: dict[str, str]) -> None:
+    """Refuse the handshake with an HTTP answer (or a plain 403 where the
+    server cannot send one)."""
+    try:
+        await websocket.send_denial_response(JSONResponse(
+            {"error": message, "field": field}, status_code=status, headers=headers))
+    except RuntimeError:
+        await websocket.close(code=CloseCode.FORBIDDEN)
 
 
 async def _read_loop(websocket: WebSocket, conn: Connection, visitor: Visitor,

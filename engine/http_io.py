@@ -20,12 +20,16 @@ from starlette.responses import JSONResponse, Response
 class RequestError(Exception):
     """A request the engine refuses: the status and the field at fault."""
 
-    def __init__(self, status: int, field: str, message: str, **extra: Any) -> None:
+    def __init__(self, status: int, field: str, message: str, *,
+                 headers: dict[str, str] | None = None, **extra: Any) -> None:
         self.status, self.field, self.message, self.extra = status, field, message, extra
+        self.headers = headers
         super().__init__(message)
 
     def response(self) -> JSONResponse:
-        return error(self.status, self.field, self.message, **self.extra)
+        response = error(self.status, self.field, self.message, **self.extra)
+        response.headers.update(self.headers or {})
+        return response
 
 
 def error(status: int, field: str, message: str, **extra: Any) -> JSONResponse:
@@ -40,7 +44,10 @@ async def request_error(request: Request, exc: Exception) -> Response:
 
 
 def too_large(limit: int) -> RequestError:
-    return RequestError(413, "body", f"the body is over {limit:,} bytes")
+    # Connection: close, or the server would go on reading the rest of the
+    # body to throw it away: a client could still make it receive gigabytes.
+    return RequestError(413, "body", f"the body is over {limit:,} bytes",
+                        headers={"Connection": "close"})
 
 
 async def read_body(request: Request, limit: int) -> bytes:

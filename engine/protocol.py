@@ -121,6 +121,8 @@ class Limits:
     ping_interval: float = 20.0  # seconds
     ping_timeout: float = 20.0
     protocol_strikes: int = 50  # bad frames before close 4400
+    connects_per_second: float = 20.0  # new sockets per client address; over: HTTP 429
+    connect_burst: int = 100  # bucket size of the above
     beacon_bytes: int = 64 * 1024  # a beacon's body; over: HTTP 413
     api_body_bytes: int = 1024 * 1024  # server events and admin calls; over: HTTP 413
 

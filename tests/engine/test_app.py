@@ -74,3 +74,18 @@ def test_the_demo_switch_needs_the_demo_site(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_config(path)
     assert info.value.key == "server.demo"
+
+
+def test_limits_can_be_set_in_the_config_and_bad_ones_are_named(tmp_path: Path) -> None:
+    path = tmp_path / "shop.toml"
+    site = '[[sites]]\nid = "my-shop"\nsecret = "0123456789abcdef0123"\n'
+    path.write_text(site + "[limits]\nevents_per_second = 30\nconnect_burst = 500\n",
+                    encoding="utf-8")
+    limits = load_config(path).limits
+    assert (limits.events_per_second, limits.connect_burst) == (30.0, 500)
+    for bad, key in (("events_per_secnd = 30", "limits.events_per_secnd"),
+                     ("connect_burst = -1", "limits.connect_burst")):
+        path.write_text(site + f"[limits]\n{bad}\n", encoding="utf-8")
+        with pytest.raises(ConfigError) as info:
+            load_config(path)
+        assert info.value.key == key

@@ -3,6 +3,7 @@ changes, and a neighbour connection never notices."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import httpx
@@ -11,7 +12,9 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
-from tests.conftest import ORIGIN, Engine
+from engine.config import Config
+from engine.protocol import LIMITS
+from tests.conftest import ORIGIN, Engine, run_engine, site_config
 from tests.engine.client import Visitor
 
 SHOP = "https://shop.example.com"
@@ -158,3 +161,15 @@ def test_msgpack_track_props_must_be_plain_json(engine: Engine) -> None:
         ws.send(msgpack.packb({"t": "event", "id": "m3", "kind": "track",
                                "data": {"name": "wish", "props": {"sku": "A-1", "n": 2}}}))
         assert msgpack.unpackb(ws.recv(timeout=5)) == {"t": "ack", "id": "m3"}
+
+
+def test_new_sockets_per_address_are_limited_with_a_429(redis_url: str) -> None:
+    limits = dataclasses.replace(LIMITS, connects_per_second=0.5, connect_burst=3)
+    config = Config(sites={"demo-shop": site_config()}, limits=limits)
+    with run_engine(config, redis_url) as engine:
+        for n in range(3):  # a reconnecting client gets its burst, then waits
+            Visitor(engine, f"reconnect-{n:03}").close()
+        with pytest.raises(InvalidStatus) as info:
+            Visitor(engine, "reconnect-999")
+        assert info.value.response.status_code == 429
+        assert json.loads(info.value.response.body or b"{}")["field"] == "address"

@@ -9,6 +9,6 @@ export const EVENT_KIND = {"CART": "cart", "IDENTIFY": "identify", "PAGEVIEW": "
 export const SERVER_FRAME = {"ACK": "ack", "ACTION": "action", "ERROR": "error", "WELCOME": "welcome"};
 export const ERROR_CODE = {"BAD_FIELD": "bad_field", "BAD_FRAME": "bad_frame", "CART_TOO_LARGE": "cart_too_large", "ID_CONFLICT": "id_conflict", "NOT_READY": "not_ready", "RATE_LIMITED": "rate_limited", "UNAVAILABLE": "unavailable", "UNKNOWN_TYPE": "unknown_type"};
 export const RECONNECT_AFTER = {"1000": false, "1001": true, "1007": false, "1008": true, "1009": false, "1011": true, "1012": true, "1013": true, "4003": false, "4004": false, "4008": true, "4400": false};
-export const LIMITS = {"api_body_bytes": 1048576, "beacon_bytes": 65536, "event_burst": 40, "events_per_second": 20.0, "max_cart_items": 100, "max_event_id": 64, "max_frame_bytes": 65536, "max_string": 2048, "ping_interval": 20.0, "ping_timeout": 20.0, "protocol_strikes": 50, "rate_strikes": 10, "send_queue": 64};
+export const LIMITS = {"api_body_bytes": 1048576, "beacon_bytes": 65536, "connect_burst": 100, "connects_per_second": 20.0, "event_burst": 40, "events_per_second": 20.0, "max_cart_items": 100, "max_event_id": 64, "max_frame_bytes": 65536, "max_string": 2048, "ping_interval": 20.0, "ping_timeout": 20.0, "protocol_strikes": 50, "rate_strikes": 10, "send_queue": 64};
 export const BACKOFF = {"base_ms": 500, "cap_ms": 30000};
 export const SIGNALS = ["exit_intent", "scroll", "idle"];

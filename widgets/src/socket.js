@@ -17,7 +17,8 @@ export class Socket {
     this.timers = timers || globalThis;
     this.random = random || Math.random;
     this.newId = newId || (() => randomId(10));
-    this.attempt = 0;
+    this.attempt = 0; // reconnects since the last welcome
+    this.resends = 0; // resends since the last ack: an outage's own backoff
     this.ws = null;
     this.ready = false;
     this.stopped = false;
@@ -64,6 +65,7 @@ export class Socket {
     if (frame.t === "welcome") {
       this.attempt = 0;
     } else if (frame.t === "ack") {
+      this.resends = 0; // storage answers again: the next outage starts from the base delay
       this.outbox.ack(frame.id);
     } else if (frame.t === "action") {
       this.onAction(frame);
@@ -78,8 +80,8 @@ export class Socket {
 
   resendLater() {
     if (this.retry) return;
-    const delay = 500 + backoffDelay(this.attempt, this.random);
-    this.attempt += 1;
+    const delay = 500 + backoffDelay(this.resends, this.random);
+    this.resends += 1;
     this.retry = this.timers.setTimeout(() => {
       this.retry = null;
       if (!this.ready || !this.ws) return;

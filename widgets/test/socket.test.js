@@ -66,3 +66,26 @@ test("unavailable keeps the event for a resend; a bad field drops it", () => {
   ws.onmessage({ data: JSON.stringify({ t: "action", rule: "r", widget: "push_note" }) });
   assert.equal(actions.length, 1);
 });
+
+test("each storage outage starts its resend backoff from the base delay", () => {
+  const { socket, timers } = setup();
+  socket.connect();
+  const ws = FakeTransport.opened[0];
+  ws.onopen();
+  ws.onmessage({ data: JSON.stringify({ t: "welcome" }) });
+  const outage = () => {
+    const id = socket.send("pageview", { url: "https://s/" });
+    const delays = [];
+    for (let n = 0; n < 3; n += 1) { // three unavailable answers in a row: growing delays
+      ws.onmessage({ data: JSON.stringify({ t: "error", code: "unavailable", id }) });
+      const { fn, ms } = timers.queue.at(-1);
+      delays.push(ms);
+      fn();
+    }
+    ws.onmessage({ data: JSON.stringify({ t: "ack", id }) }); // storage is back
+    return delays;
+  };
+  const first = outage();
+  assert.ok(first[0] < first[1] && first[1] < first[2], String(first));
+  assert.deepEqual(outage(), first); // the same connection, a later outage: same delays
+});
