@@ -1,9 +1,9 @@
-"""Builds Ondo's one C extension, the Cython matcher (engine/matcher.pyx), and
+"""Builds Ondo's one C extension, the Cython matcher (engine/matcher/compiled.pyx), and
 makes sure the package carries the browser widget (engine/static/widget.js).
 
 Everything else about the package lives in pyproject.toml. The extension is
 required, not optional: a failed build must fail the install, so the engine
-never silently falls back to the pure-Python reference (see engine/matching.py).
+never silently falls back to the pure-Python reference (see engine/matcher/__init__.py).
 """
 
 import shutil
@@ -38,8 +38,8 @@ class BuildWithWidget(build_py):
 
 extensions = [
     Extension(
-        "engine.matcher",
-        ["engine/matcher.pyx"],
+        "engine.matcher.compiled",
+        ["engine/matcher/compiled.pyx"],
         extra_compile_args=["-O3"],
     ),
 ]

@@ -6,7 +6,7 @@ and websocket visitors that behave as the widget does (widgets/src/socket.js):
 an outbox of unacknowledged events, resent with the same ids after
 ``unavailable`` or ``rate_limited`` (500 ms plus a full-jitter backoff counted
 by ``resends``, which every ack resets) and after every reconnect, which
-follows the protocol's reconnect policy (engine/protocol.py ``RECONNECT`` and
+follows the protocol's reconnect policy (engine/wire/protocol.py ``RECONNECT`` and
 ``BACKOFF``; the reconnect counter ``attempt`` is reset by ``welcome``).
 """
 
@@ -35,9 +35,9 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.typing import Origin, Subprotocol
 
-from engine.embedded import PID_FILE, free_port
-from engine.protocol import BACKOFF, RECONNECT, ErrorCode
-from engine.redis_store import decode_profile
+from engine.runtime.embedded import PID_FILE, free_port
+from engine.store.redis import decode_profile
+from engine.wire.protocol import BACKOFF, RECONNECT, ErrorCode
 
 ROOT = Path(__file__).resolve().parents[1]
 SITE = "demo-shop"  # engine/sites/demo.toml

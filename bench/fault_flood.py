@@ -36,7 +36,7 @@ from bench.fault_clients import (
     pageview,
     percentile,
 )
-from engine.protocol import LIMITS
+from engine.wire.protocol import LIMITS
 
 FLOODER = "flooder-0001"
 

@@ -75,7 +75,7 @@ from bench.fault_flood import flood
 from bench.fault_inputs import bad_frames, churn, oversized
 from bench.load import raise_fd_limit
 from bench.matcher import RESULTS, machine
-from engine.protocol import LIMITS
+from engine.wire.protocol import LIMITS
 
 DEMO_CONFIG = ROOT / "engine" / "sites" / "demo.toml"
 MANY_LIMITS = {"connects_per_second": 1_000_000, "connect_burst": 1_000_000}

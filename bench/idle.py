@@ -22,7 +22,7 @@ from bench.load import ORIGIN, raise_fd_limit, server
 from bench.loadgen import Tally, connect, text_frame
 from bench.matcher import RESULTS, machine
 from bench.workload import rule_file, sites_toml
-from engine.embedded import EmbeddedRedis, free_port
+from engine.runtime.embedded import EmbeddedRedis, free_port
 
 
 def rss_kib(pid: int) -> int:

@@ -40,7 +40,7 @@ from bench.histogram import Histogram
 from bench.loadgen import Plan, run_process
 from bench.matcher import RESULTS, machine
 from bench.workload import site_file, sites_toml
-from engine.embedded import EmbeddedRedis, free_port
+from engine.runtime.embedded import EmbeddedRedis, free_port
 
 ORIGIN = "http://bench.local"
 WARMUP = 2.0  # seconds of load before each measured window, not counted

@@ -23,7 +23,7 @@ import msgpack
 
 from bench.histogram import Histogram
 from bench.journeys import Journey
-from engine.protocol import LIMITS
+from engine.wire.protocol import LIMITS
 
 _ZERO_MASK = b"\x00\x00\x00\x00"
 MIN_GAP = 1.05 / LIMITS.events_per_second  # closed loop: a paced visitor's fastest pace

@@ -25,7 +25,7 @@ from typing import Any
 import rules
 from bench.closures import ClosureEvaluator
 from bench.workload import population, rule_file
-from engine.matching import matcher_class
+from engine.matcher import matcher_class
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 

@@ -4,7 +4,7 @@ capped rules, a cart): ``python -m bench.store_encoding [--record]``.
 - one msgpack blob holding everything (bench/lua/event_blob.lua, the first design);
 - a Redis hash, nested maps msgpack-encoded per field (bench/lua/event_hash.lua);
 - a small msgpack blob + day buckets and caps in hashes beside it
-  (engine/lua/event.lua, what the engine uses).
+  (engine/store/lua/event.lua, what the engine uses).
 
 Reports Redis's own cost per call (INFO commandstats, µs) and the client-side
 decode cost of the reply, medians of several runs.
@@ -26,8 +26,8 @@ import msgpack
 import redis
 
 from bench.matcher import RESULTS, machine
-from engine.embedded import EmbeddedRedis
-from engine.redis_store import Script, decode_profile, window_sums
+from engine.runtime.embedded import EmbeddedRedis
+from engine.store.redis import Script, decode_profile, window_sums
 
 DAY = 86_400
 

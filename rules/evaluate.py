@@ -1,6 +1,6 @@
 """The reference evaluator: the readable specification of what a Ruleset means.
 
-It is deliberately plain. The Cython matcher (``engine.matcher``) must return
+It is deliberately plain. The Cython matcher (``engine.matcher.compiled``) must return
 exactly what this returns, and raise exactly what this raises, for every
 ruleset and profile; the differential tests check that.
 """

@@ -2,7 +2,7 @@
 
 This is the contract between the compiler (``rules.compile``) and everything that
 runs rules: the reference evaluator (``rules.evaluate``), the Cython matcher
-(``engine.matcher``), the delivery policy and the admin API. It is plain data,
+(``engine.matcher.compiled``), the delivery policy and the admin API. It is plain data,
 serialisable to canonical JSON; the SHA-256 of that JSON is the version.
 
 Conditions

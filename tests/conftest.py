@@ -15,10 +15,10 @@ import pytest
 import redis
 import uvicorn
 
-from engine.app import create_app, uvicorn_options
-from engine.clock import ManualClock
-from engine.config import Config, SiteConfig
-from engine.embedded import EmbeddedRedis, free_port
+from engine.http.app import create_app, uvicorn_options
+from engine.runtime.clock import ManualClock
+from engine.runtime.config import Config, SiteConfig
+from engine.runtime.embedded import EmbeddedRedis, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED_RULES = ROOT / "rules" / "library" / "seed-recipes.yaml"

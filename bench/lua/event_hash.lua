@@ -1,5 +1,5 @@
 --[[
-Benchmark-only twin of engine/lua/event.lua storing the profile as a Redis hash
+Benchmark-only twin of engine/store/lua/event.lua storing the profile as a Redis hash
 (scalar fields as hash fields, nested maps as msgpack-encoded fields), to
 compare against the single msgpack blob. Same work for a page view: dedupe,
 roll the visit, count the page view in today's bucket, set the page fields,

@@ -9,7 +9,7 @@ import sys
 from importlib import metadata
 from typing import Any
 
-from engine.matching import implementation, matcher_class, pure_requested
+from engine.matcher import implementation, matcher_class, pure_requested
 
 
 def register(subparsers: Any) -> None:

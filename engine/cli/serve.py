@@ -2,7 +2,7 @@
 
 However the engine ends, the embedded Redis ends with it: SIGTERM and SIGINT
 finish uvicorn's graceful shutdown and then stop the server here; a SIGKILLed
-engine's server gets SIGTERM from the kernel (engine/embedded.py).
+engine's server gets SIGTERM from the kernel (engine/runtime/embedded.py).
 """
 
 from __future__ import annotations
@@ -44,9 +44,9 @@ def _stop(signum: int, frame: FrameType | None) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.config import ConfigError, load_config
-    from engine.embedded import EmbeddedRedis, EmbeddedRedisError
-    from engine.matching import pure_requested
+    from engine.matcher import pure_requested
+    from engine.runtime.config import ConfigError, load_config
+    from engine.runtime.embedded import EmbeddedRedis, EmbeddedRedisError
     from rules.errors import RuleFileError
 
     overrides = {"host": args.host, "port": args.port, "workers": args.workers,
@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace, config: Any, redis_url: str) -> int:
     import uvicorn
 
-    from engine.app import close_sockets, create_app, tune_gc, uvicorn_options
+    from engine.http.app import close_sockets, create_app, tune_gc, uvicorn_options
 
     base = f"http://{config.host}:{config.port}"
     print(f"Ondo engine on {base} (websocket {base.replace('http', 'ws')}/v1/ws), "
@@ -99,7 +99,7 @@ def _serve(args: argparse.Namespace, config: Any, redis_url: str) -> int:
         # Workers share nothing but Redis; each builds its own app from these.
         os.environ["ONDO_CONFIG"] = str(args.config.resolve())
         os.environ["ONDO_OVERRIDES"] = json.dumps({"redis_url": redis_url, "demo": config.demo})
-        uvicorn.run("engine.app:app_from_environment", factory=True, workers=config.workers,
+        uvicorn.run("engine.http.app:app_from_environment", factory=True, workers=config.workers,
                     host=config.host, port=config.port, **options)
         return 0
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from bench.histogram import Histogram
 from bench.load import ORIGIN, drive, server
 from bench.workload import site_file
-from engine.embedded import EmbeddedRedis, free_port
+from engine.runtime.embedded import EmbeddedRedis, free_port
 
 
 def test_histogram_percentiles() -> None:

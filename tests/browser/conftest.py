@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from engine.app import WIDGET
-from engine.clock import ManualClock
-from engine.config import Config
-from engine.embedded import free_port
+from engine.http.app import WIDGET
+from engine.runtime.clock import ManualClock
+from engine.runtime.config import Config
+from engine.runtime.embedded import free_port
 from tests.conftest import Engine, run_engine, site_config
 
 CHROMIUM = "/usr/bin/chromium"

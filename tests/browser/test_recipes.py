@@ -10,9 +10,9 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from engine.clock import ManualClock
-from engine.config import Config
-from engine.embedded import free_port
+from engine.runtime.clock import ManualClock
+from engine.runtime.config import Config
+from engine.runtime.embedded import free_port
 from tests.browser.conftest import ADMIN_TOKEN, ARTIFACTS, ShopPages
 from tests.conftest import Engine, run_engine, site_config
 

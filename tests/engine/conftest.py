@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.matching import MatcherLike, matcher_class, pure_requested
+from engine.matcher import MatcherLike, matcher_class, pure_requested
 
 
 @pytest.fixture(params=["cython", "python"])

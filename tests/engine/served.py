@@ -14,8 +14,8 @@ from pathlib import Path
 
 import httpx
 
-from engine.clock import ManualClock
-from engine.embedded import PID_FILE, free_port
+from engine.runtime.clock import ManualClock
+from engine.runtime.embedded import PID_FILE, free_port
 from tests.conftest import Engine
 
 ORIGIN = "http://127.0.0.1:8000"  # an allowed origin of the demo site (engine/sites/demo.toml)

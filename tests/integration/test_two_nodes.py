@@ -17,8 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from engine.embedded import EmbeddedRedis, free_port
-from engine.signing import sign
+from engine.flow.signing import sign
+from engine.runtime.embedded import EmbeddedRedis, free_port
 from tests.conftest import ORIGIN, SECRET, SEED_RULES, Engine
 from tests.engine.client import Visitor
 

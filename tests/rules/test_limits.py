@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import rules
-from engine.matching import matcher_class, pure_requested
+from engine.matcher import matcher_class, pure_requested
 from rules import limits
 from rules.errors import Problem
 

@@ -1,0 +1,153 @@
+"""The engine's configuration: one typed object, read once at start-up from a
+TOML file and command-line flags, then passed down. Errors name the key.
+
+A site's admin token is never stored in clear: the file holds its SHA-256
+(``admin_token_sha256``); ``ondo serve`` compares in constant time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import hmac
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from engine.wire.protocol import LIMITS, Limits
+
+
+class ConfigError(Exception):
+    def __init__(self, key: str, message: str) -> None:
+        self.key = key
+        super().__init__(f"config: {key}: {message}")
+
+
+@dataclass(frozen=True, slots=True)
+class SiteConfig:
+    id: str
+    origins: tuple[str, ...]  # exact scheme://host[:port] values allowed to open sockets
+    secret: str  # HMAC key for member identity and server-to-server events
+    admin_token_sha256: str = ""
+    timezone: str = "Asia/Seoul"
+    session_timeout: float = 30 * 60.0  # seconds of silence that end a visit
+    cart_period: float = 30 * 86_400.0  # a cart untouched this long counts as empty
+    login_url: str = ""  # "{return}" is replaced by the URL-encoded link
+    rules: str | None = None  # rule file loaded at start
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def admin_token_ok(self, token: str) -> bool:
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        return bool(self.admin_token_sha256) and hmac.compare_digest(
+            digest, self.admin_token_sha256)
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    sites: dict[str, SiteConfig]
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    redis_url: str | None = None  # None: start an embedded redis-server
+    data_dir: Path = Path(".ondo-data")
+    profile_ttl: float = 400 * 86_400.0  # anonymous profiles expire after this
+    limits: Limits = field(default_factory=lambda: LIMITS)
+    pure_python: bool = False  # ONDO_PUREPYTHON: use the reference matcher
+    demo: bool = False  # serve the demo storefront (/demo/) for the site DEMO_SITE
+    # Proxies whose X-Forwarded-For gives the client's address (uvicorn's option).
+    forwarded_allow_ips: str = "127.0.0.1"
+
+
+DEMO_SITE = "demo-shop"
+_SITE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+_ORIGIN = re.compile(r"https?://[^/\s]+")
+
+
+def _site(key: str, raw: dict[str, Any], base: Path) -> SiteConfig:
+    site_id = raw.get("id")
+    if not isinstance(site_id, str) or not _SITE.fullmatch(site_id):
+        raise ConfigError(f"{key}.id", "a site id of lowercase letters, digits, - and _")
+    origins = raw.get("origins", [])
+    if not isinstance(origins, list) or not all(
+            isinstance(o, str) and _ORIGIN.fullmatch(o) for o in origins):
+        raise ConfigError(f"{key}.origins", 'a list like ["https://shop.example.com"]')
+    secret = raw.get("secret")
+    if not isinstance(secret, str) or len(secret) < 16:
+        raise ConfigError(f"{key}.secret", "a secret of at least 16 characters")
+    timezone = raw.get("timezone", "Asia/Seoul")
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise ConfigError(f"{key}.timezone", f"unknown time zone {timezone!r}") from None
+    token = raw.get("admin_token_sha256", "")
+    if token and not re.fullmatch(r"[0-9a-f]{64}", token):
+        raise ConfigError(f"{key}.admin_token_sha256", "the hex SHA-256 of the admin token")
+    rules = raw.get("rules")
+    if rules is not None:
+        path = (base / rules).resolve()
+        if not path.is_file():
+            raise ConfigError(f"{key}.rules", f"no such rule file: {path}")
+        rules = str(path)
+    known = {"id", "origins", "secret", "admin_token_sha256", "timezone",
+             "session_timeout_minutes", "cart_period_days", "login_url", "rules"}
+    unknown = set(raw) - known
+    if unknown:
+        raise ConfigError(f"{key}.{sorted(unknown)[0]}", "unknown key")
+    return SiteConfig(
+        id=site_id, origins=tuple(origins), secret=secret, admin_token_sha256=token,
+        timezone=timezone,
+        session_timeout=60.0 * float(raw.get("session_timeout_minutes", 30)),
+        cart_period=86_400.0 * float(raw.get("cart_period_days", 30)),
+        login_url=str(raw.get("login_url", "")), rules=rules)
+
+
+def _limits(raw: Any) -> Limits:
+    """``[limits]``: any field of engine.protocol.Limits, e.g. events_per_second = 30."""
+    if not isinstance(raw, dict):
+        raise ConfigError("limits", "a table of limits, e.g. [limits] events_per_second = 30")
+    fields = {f.name: f.type for f in dataclasses.fields(Limits)}
+    values: dict[str, Any] = {}
+    for name, value in raw.items():
+        if name not in fields:
+            raise ConfigError(f"limits.{name}", "unknown limit; see engine/wire/protocol.py Limits")
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise ConfigError(f"limits.{name}", "a positive number")
+        values[name] = float(value) if fields[name] == "float" else int(value)
+    return dataclasses.replace(LIMITS, **values)
+
+
+def load_config(path: Path, **overrides: Any) -> Config:
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(str(path), f"cannot read: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), f"invalid TOML: {exc}") from None
+    sites = {}
+    for index, site_raw in enumerate(raw.get("sites", [])):
+        site = _site(f"sites[{index}]", site_raw, path.parent)
+        sites[site.id] = site
+    if not sites:
+        raise ConfigError("sites", "at least one [[sites]] entry")
+    server = raw.get("server", {})
+    values: dict[str, Any] = {
+        "host": server.get("host", "127.0.0.1"), "port": int(server.get("port", 8000)),
+        "workers": int(server.get("workers", 1)), "redis_url": server.get("redis_url"),
+        "data_dir": Path(server.get("data_dir", ".ondo-data")),
+        "profile_ttl": 86_400.0 * float(server.get("profile_ttl_days", 400)),
+        "demo": server.get("demo", False),
+        "forwarded_allow_ips": str(server.get("forwarded_allow_ips", "127.0.0.1")),
+        "limits": _limits(raw.get("limits", {})),
+    }
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    if not isinstance(values["demo"], bool):
+        raise ConfigError("server.demo", "true or false")
+    if values["demo"] and DEMO_SITE not in sites:
+        raise ConfigError("server.demo", f"the demo storefront needs a site with id {DEMO_SITE!r}")
+    return Config(sites=sites, **values)

@@ -1,0 +1,104 @@
+"""Prometheus text metrics, kept in-process (one registry per engine process)."""
+
+from __future__ import annotations
+
+import bisect
+import gc
+import os
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from engine.delivery.counters import OUTCOMES
+
+
+def label(value: object) -> str:
+    """A label value as the exposition format requires: backslash, double
+    quote and newline escaped, so no value can end its line early."""
+    return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
+
+
+@dataclass
+class Histogram:
+    counts: list[int] = field(default_factory=lambda: [0] * (len(BUCKETS) + 1))
+    total: float = 0.0
+    n: int = 0
+
+    def observe(self, seconds: float) -> None:
+        self.counts[bisect.bisect_left(BUCKETS, seconds)] += 1
+        self.total += seconds
+        self.n += 1
+
+
+@dataclass
+class Metrics:
+    events: Counter[str] = field(default_factory=Counter)  # by event kind
+    errors: Counter[str] = field(default_factory=Counter)  # error frames by code
+    closes: Counter[int] = field(default_factory=Counter)
+    stages: dict[str, Histogram] = field(default_factory=dict)
+    connections: int = 0
+    forged_identities: int = 0
+    matcher: str = "cython"
+    redis_errors: int = 0
+
+    def stage(self, name: str, seconds: float) -> None:
+        histogram = self.stages.get(name)
+        if histogram is None:
+            histogram = self.stages[name] = Histogram()
+        histogram.observe(seconds)
+
+    def render(self, rule_counts: Mapping[tuple[str, str], int] | None = None) -> str:
+        """The Prometheus text; ``rule_counts`` are the per-rule counters'
+        totals since start ((site, "rule|what") -> n, engine/delivery/counters.py)."""
+        out = [
+            "# TYPE ondo_connections gauge", f"ondo_connections {self.connections}",
+            "# TYPE ondo_matcher_info gauge",
+            f'ondo_matcher_info{{implementation="{self.matcher}"}} 1',
+            "# TYPE ondo_redis_errors_total counter",
+            f"ondo_redis_errors_total {self.redis_errors}",
+            "# TYPE ondo_forged_identify_total counter",
+            f"ondo_forged_identify_total {self.forged_identities}",
+            "# TYPE ondo_process_id gauge", f"ondo_process_id {os.getpid()}",
+            "# TYPE ondo_gc_threshold gauge",
+            *(f'ondo_gc_threshold{{generation="{g}"}} {n}'
+              for g, n in enumerate(gc.get_threshold())),
+            "# TYPE ondo_gc_collections_total counter",
+            *(f'ondo_gc_collections_total{{generation="{g}"}} {stats["collections"]}'
+              for g, stats in enumerate(gc.get_stats())),
+            "# TYPE ondo_events_total counter",
+        ]
+        out += [f'ondo_events_total{{kind="{label(k)}"}} {v}'
+                for k, v in sorted(self.events.items())]
+        out.append("# TYPE ondo_error_frames_total counter")
+        out += [f'ondo_error_frames_total{{code="{label(k)}"}} {v}'
+                for k, v in sorted(self.errors.items())]
+        out.append("# TYPE ondo_closes_total counter")
+        out += [f'ondo_closes_total{{code="{k}"}} {v}' for k, v in sorted(self.closes.items())]
+        matched, outcomes, reports = ("ondo_rule_matched_total", "ondo_rule_outcomes_total",
+                                      "ondo_rule_reports_total")
+        families: dict[str, list[str]] = {matched: [], outcomes: [], reports: []}
+        for (site, name), n in sorted((rule_counts or {}).items()):
+            rule, _, what = name.rpartition("|")
+            labels = f'site="{label(site)}",rule="{label(rule)}"'
+            if what == "matched":
+                families[matched].append(f"{matched}{{{labels}}} {n}")
+            elif what in OUTCOMES:
+                families[outcomes].append(
+                    f'{outcomes}{{{labels},outcome="{label(what)}"}} {n}')
+            else:
+                families[reports].append(f'{reports}{{{labels},what="{label(what)}"}} {n}')
+        for family, lines in families.items():
+            out += [f"# TYPE {family} counter", *lines]
+        out.append("# TYPE ondo_stage_seconds histogram")
+        for name, hist in sorted(self.stages.items()):
+            cumulative = 0
+            for bound, count in zip((*BUCKETS, float("inf")), hist.counts, strict=True):
+                cumulative += count
+                le = "+Inf" if bound == float("inf") else repr(bound)
+                out.append(f'ondo_stage_seconds_bucket{{stage="{name}",le="{le}"}} {cumulative}')
+            out.append(f'ondo_stage_seconds_sum{{stage="{name}"}} {hist.total}')
+            out.append(f'ondo_stage_seconds_count{{stage="{name}"}} {hist.n}')
+        return "\n".join(out) + "\n"

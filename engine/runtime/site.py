@@ -1,0 +1,55 @@
+"""A site as the engine runs it: its configuration and its active ruleset,
+compiled once and swapped atomically (one reference assignment)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from engine.delivery.policy import Policy
+from engine.matcher import MatcherLike
+from engine.profile.localtime import Calendar
+from engine.runtime.config import SiteConfig
+from engine.wire.action_ids import action_key
+from rules.catalogue import CATALOGUE, Scope
+from rules.ruleset import Rule, Ruleset, TemplateVar
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveRules:
+    ruleset: Ruleset
+    matcher: MatcherLike
+    policy: Policy
+    version: str  # the id it is stored under (engine/store/versions.py)
+    by_id: dict[str, Rule] = field(default_factory=dict)
+    reads_windows: bool = True  # some rule reads a windowed attribute (visits_7d, ...)
+    # The rule file's own time zone, when it names one: its schedules,
+    # hour_of_day and weekday use it; day buckets and statistics stay the site's.
+    calendar: Calendar | None = None
+
+    @classmethod
+    def build(cls, ruleset: Ruleset, matcher_class: type[MatcherLike],
+              version: str) -> ActiveRules:
+        windowed = any(CATALOGUE[a].scope is Scope.WINDOWED for a in ruleset.attributes) or any(
+            isinstance(part, TemplateVar) and CATALOGUE[part.name].scope is Scope.WINDOWED
+            for rule in ruleset.rules for parts in rule.action.content.values()
+            for part in parts)
+        calendar = Calendar(ZoneInfo(ruleset.timezone)) if ruleset.timezone else None
+        return cls(ruleset, matcher_class(ruleset), Policy.of(ruleset), version,
+                   {r.id: r for r in ruleset.rules}, windowed, calendar)
+
+
+class LiveSite:
+    def __init__(self, config: SiteConfig, rules: ActiveRules | None) -> None:
+        self.config = config
+        self.rules = rules
+        self.calendar = Calendar(config.tz)
+        self.action_key = action_key(config.secret)
+
+    def tz(self, rules: ActiveRules) -> ZoneInfo:
+        """The zone of a ruleset's schedules and clock attributes."""
+        return rules.calendar.tz if rules.calendar is not None else self.calendar.tz
+
+    def swap(self, rules: ActiveRules) -> None:
+        # Events in flight keep the ActiveRules they started with.
+        self.rules = rules

@@ -1,0 +1,91 @@
+"""HTTP endpoints beside the websocket: the beacon and the widget file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+
+from engine.http.app import WIDGET
+from engine.runtime.config import Config, ConfigError, load_config
+from tests.conftest import ORIGIN, Engine, run_engine, site_config
+from tests.engine.client import Visitor
+
+
+def beacon(engine: Engine, body: object, origin: str = ORIGIN) -> httpx.Response:
+    return httpx.post(f"{engine.url}/v1/beacon", content=json.dumps(body),
+                      headers={"Origin": origin, "Content-Type": "text/plain"})
+
+
+def event(event_id: str, url: str) -> dict[str, object]:
+    return {"t": "event", "id": event_id, "kind": "pageview", "data": {"url": url}}
+
+
+def test_the_beacon_stores_the_last_events_once(engine: Engine) -> None:
+    events = [event(f"b{n}", f"https://shop.example.com/p{n}") for n in range(4)]
+    body = {"site": "demo-shop", "visitor": "beacon-0001", "events": events}
+    assert beacon(engine, body).status_code == 204
+    assert beacon(engine, body).status_code == 204  # sent again: duplicates dropped
+    v = Visitor(engine, "beacon-0001")
+    v.page("https://shop.example.com/p5")  # the fifth page view, not the ninth
+    assert [a["rule"] for a in v.actions] == ["first-visit-signup-nudge"]
+
+
+def test_the_beacon_refuses_bad_input_naming_the_field(engine: Engine) -> None:
+    good = {"site": "demo-shop", "visitor": "beacon-0002", "events": []}
+    assert beacon(engine, good, origin="https://evil.io").status_code == 403
+    assert beacon(engine, {**good, "site": "nope"}).json()["field"] == "site"
+    reply = beacon(engine, {**good, "events": [{"t": "event", "id": "x", "kind": "pageview",
+                                                "data": {"url": 5}}]})
+    assert (reply.status_code, reply.json()["field"]) == (422, "events[0].data.url")
+    assert httpx.post(f"{engine.url}/v1/beacon", content=b"{", headers={
+        "Origin": ORIGIN}).status_code == 400
+
+
+def test_widget_js_is_served_with_caching_headers(engine: Engine) -> None:
+    assert WIDGET.is_file(), "build the widget first: cd widgets && npm run build"
+    reply = httpx.get(f"{engine.url}/widget.js")
+    assert reply.status_code == 200
+    assert reply.headers["content-type"].startswith("application/javascript")
+    assert "max-age" in reply.headers["cache-control"]
+    etag = reply.headers["etag"]
+    again = httpx.get(f"{engine.url}/widget.js", headers={"If-None-Match": etag})
+    assert again.status_code == 304
+
+
+def test_the_demo_routes_exist_only_when_asked_for(engine: Engine, redis_url: str) -> None:
+    # A site that happens to be called demo-shop gets no member-signing route.
+    for method, path in (("POST", "/demo/login"), ("POST", "/demo/checkout"),
+                         ("GET", "/demo/index.html")):
+        assert httpx.request(method, engine.url + path, json={}).status_code == 404
+    config = Config(sites={"demo-shop": site_config()}, demo=True)
+    with run_engine(config, redis_url) as demo:
+        signed = httpx.post(f"{demo.url}/demo/login", json={"member_id": "kim"})
+        assert signed.status_code == 200 and signed.json()["signature"]
+        assert httpx.get(f"{demo.url}/demo/index.html").status_code == 200
+
+
+def test_the_demo_switch_needs_the_demo_site(tmp_path: Path) -> None:
+    path = tmp_path / "shop.toml"
+    path.write_text('[server]\ndemo = true\n[[sites]]\nid = "my-shop"\n'
+                    'secret = "0123456789abcdef0123"\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert info.value.key == "server.demo"
+
+
+def test_limits_can_be_set_in_the_config_and_bad_ones_are_named(tmp_path: Path) -> None:
+    path = tmp_path / "shop.toml"
+    site = '[[sites]]\nid = "my-shop"\nsecret = "0123456789abcdef0123"\n'
+    path.write_text(site + "[limits]\nevents_per_second = 30\nconnect_burst = 500\n",
+                    encoding="utf-8")
+    limits = load_config(path).limits
+    assert (limits.events_per_second, limits.connect_burst) == (30.0, 500)
+    for bad, key in (("events_per_secnd = 30", "limits.events_per_secnd"),
+                     ("connect_burst = -1", "limits.connect_burst")):
+        path.write_text(site + f"[limits]\n{bad}\n", encoding="utf-8")
+        with pytest.raises(ConfigError) as info:
+            load_config(path)
+        assert info.value.key == key
