@@ -26,8 +26,9 @@ import msgpack
 import redis
 
 from bench.matcher import RESULTS, machine
+from engine.profile.layout import window_sums
 from engine.runtime.embedded import EmbeddedRedis
-from engine.store.redis import Script, decode_profile, window_sums
+from engine.store.redis import Script, decode_profile
 
 DAY = 86_400
 

@@ -15,10 +15,11 @@ import pytest
 import redis
 import uvicorn
 
-from engine.http.app import create_app, uvicorn_options
+from engine.http.app import create_app
 from engine.runtime.clock import ManualClock
 from engine.runtime.config import Config, SiteConfig
 from engine.runtime.embedded import EmbeddedRedis, free_port
+from engine.runtime.serving import uvicorn_options
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED_RULES = ROOT / "rules" / "library" / "seed-recipes.yaml"

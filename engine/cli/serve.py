@@ -86,7 +86,8 @@ def run(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace, config: Any, redis_url: str) -> int:
     import uvicorn
 
-    from engine.http.app import close_sockets, create_app, tune_gc, uvicorn_options
+    from engine.http.app import close_sockets, create_app
+    from engine.runtime.serving import tune_gc, uvicorn_options
 
     base = f"http://{config.host}:{config.port}"
     print(f"Ondo engine on {base} (websocket {base.replace('http', 'ws')}/v1/ws), "
@@ -108,7 +109,7 @@ def _serve(args: argparse.Namespace, config: Any, redis_url: str) -> int:
         in-flight events finish before uvicorn tears connections down."""
 
         async def shutdown(self, sockets: Any = None) -> None:
-            await close_sockets(self.config.app)
+            await close_sockets(app)
             await super().shutdown(sockets)
 
     app = create_app(config, redis_url)

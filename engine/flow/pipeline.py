@@ -1,59 +1,54 @@
-"""One event's way through: derive -> store (one Redis call) -> profile view
--> matcher -> delivery -> frames. Shared by the websocket gateway and the
-beacon endpoint; the transport only moves frames."""
+"""One event's way through the engine, whatever door it came in by: derive ->
+store (one call) -> profile view -> matcher -> delivery -> counters -> frames.
+
+- ``Pipeline.handle``: a visitor's event from the socket or the beacon; the
+  answer is its frames (ack first, then the actions, signed for that visitor).
+- ``Pipeline.apply_server_event``: an order, a member's grade, a coupon from the
+  shop's server; the actions it causes are pushed to every socket of that
+  visitor or member, on whichever node holds them.
+
+Both evaluate and decide in ``evaluate``, which is where matches are counted
+per rule (engine/delivery/counters.py) and the stage times recorded.
+"""
 
 from __future__ import annotations
 
+import json
+import logging
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from engine.delivery.counters import Counters
 from engine.delivery.policy import Context, Decision, deliver
-from engine.flow.device import device_of
-from engine.flow.identity import verify_member
-from engine.flow.page import page_of
-from engine.flow.traffic import classify
-from engine.profile.view import flat_days, flat_profile
+from engine.flow.derive import Visitor, derive
+from engine.flow.server_events import ServerEvent
+from engine.profile.layout import flat_days
+from engine.profile.view import flat_profile
 from engine.runtime.metrics import Metrics
 from engine.runtime.site import ActiveRules, LiveSite
-from engine.store.base import Applied, Result, Store, StoredEvent
-from engine.wire import action_ids
+from engine.store.base import PUSH_CHANNEL, Applied, Result, Store, StoredEvent, StoreUnavailable
 from engine.wire.action_ids import signed_frame
-from engine.wire.frames import Event, FrameError
+from engine.wire.frames import Event
 from engine.wire.protocol import ErrorCode, EventKind, ServerFrame
 
-TRIGGER_OF = {EventKind.PAGEVIEW: "pageview", EventKind.CART: "cart",
-              EventKind.TRACK: "track", EventKind.IDENTIFY: "identify"}
-_STOPS = {"clicked": "click", "closed": "close"}
+log = logging.getLogger("ondo.pipeline")
 
-
-@dataclass
-class Visitor:
-    """What the engine knows about one connection's visitor."""
-
-    site: LiveSite
-    id: str
-    user_agent: str = ""
-    member_id: str | None = None
-    key: str = ""  # the stored profile events apply to: the visitor's, or "m:<member id>"
-    device: str = ""  # from the user agent, which a connection keeps
-    # Until when this connection knows the visit to be open: the store starts
-    # a visit only after session_timeout of silence, and this connection's
-    # last stored event was that recent, so the arrival need not be derived.
-    open_until: float = 0.0
-
-    def __post_init__(self) -> None:
-        self.key = self.key or self.id
-        self.device = device_of(self.user_agent)
+# The rule triggers an event evaluates. A fact from the shop's server also
+# re-evaluates the visitor's current page: a purchase may end an upsell.
+TRIGGERS: dict[str, tuple[str, ...]] = {
+    EventKind.PAGEVIEW: ("pageview",), EventKind.CART: ("cart",),
+    EventKind.TRACK: ("track",), EventKind.IDENTIFY: ("identify",),
+    "purchase": ("purchase", "pageview"), "member": ("member", "pageview"),
+    "coupon": ("coupon", "pageview"),
+}
 
 
 def decide(rules: ActiveRules, site: LiveSite, stored: Mapping[str, Any],
            profile: Mapping[str, Any], matched: Sequence[str], key: str, event_id: str,
            now: float) -> Decision:
-    """The delivery decision for matched rules, from the stored caps and fatigue."""
+    """The delivery decision for matched rules, from the stored caps and
+    fatigue; ``key`` is the profile key, the holdout draw's identity."""
     config = site.config
     ctx = Context(key, event_id, now, site.tz(rules), int(stored.get("visit_count", 1) or 1),
                   bool(profile.get("is_member")), config.login_url, site.calendar.at(now).day)
@@ -71,87 +66,43 @@ def profile_view(rules: ActiveRules, site: LiveSite, stored: Mapping[str, Any],
     return flat_profile(stored, now, local, clock=clock, cart_period=site.config.cart_period)
 
 
+def match(rules: ActiveRules, profile: Mapping[str, Any], triggers: tuple[str, ...]
+          ) -> list[str]:
+    """The rules of any of ``triggers`` that match, in priority order."""
+    if len(triggers) == 1:
+        return rules.matcher.match(profile, triggers[0])
+    found = {rule for trigger in triggers for rule in rules.matcher.match(profile, trigger)}
+    by_id = rules.by_id
+    return sorted(found, key=lambda r: (-by_id[r].priority, by_id[r].index))
+
+
 def action_frames(decision: Decision) -> list[dict[str, Any]]:
     """The decision's action frames, each ``id`` still the action's nonce: sign
-    it for the visitor it goes to (``engine.action_ids.signed_frame``)."""
+    it for the visitor it goes to (``engine.wire.action_ids.signed_frame``)."""
     return [{"t": ServerFrame.ACTION, "id": a.id, "rule": a.rule, "widget": a.widget,
              "content": a.content, "arming": a.arming} for a in decision.actions]
 
 
-def check_event(visitor: Visitor, event: Event) -> None:
-    """Raise FrameError for a well-formed event this visitor may not send: a
-    report on an action it was not sent. Reports feed the statistics and the
-    caps, so only what the engine sent can be reported (engine/wire/action_ids.py)."""
-    if event.kind is EventKind.REPORT:
-        data = event.data
-        if not action_ids.verify(visitor.site.action_key, visitor.id, data["rule"],
-                                 data["action"]):
-            raise FrameError(ErrorCode.BAD_FIELD, "data.action is not an action of this rule "
-                             "sent to this visitor", "data.action", event.id)
-
-
-def derive(visitor: Visitor, event: Event, now: float = 0.0) -> dict[str, Any] | None:
-    """The payload the store applies (pure), or None for a forged identify."""
-    data = event.data
-    if event.kind is EventKind.PAGEVIEW:
-        url = data["url"]
-        page = page_of(url, data.get("page_type"), data.get("product_id"), data.get("category"))
-        payload = {"page_url": url, "page_path": page.path, "page_type": page.page_type,
-                   "product_id": page.product_id, "category": page.category,
-                   "params": page.params}
-        if now >= visitor.open_until:  # this page view may start a visit: where from?
-            try:
-                host = urlsplit(url).hostname or ""
-            except ValueError:
-                host = ""
-            arrival = classify(url, data.get("referrer", ""), host)
-            payload.update({
-                "landing_url": url, "traffic_source": arrival.traffic_source,
-                "utm_source": arrival.utm_source, "utm_medium": arrival.utm_medium,
-                "utm_campaign": arrival.utm_campaign, "is_ad": arrival.is_ad,
-                "device": visitor.device})
-        return payload
-    if event.kind is EventKind.CART:
-        return {"items": data["items"]}
-    if event.kind is EventKind.REPORT:
-        check_event(visitor, event)
-        rules = visitor.site.rules
-        rule = rules.by_id.get(data["rule"]) if rules else None
-        stop = bool(rule and _STOPS.get(data["what"]) in rule.stop_after)
-        return {"rule": data["rule"], "what": data["what"], "action": data["action"],
-                "stop": stop}
-    if event.kind is EventKind.IDENTIFY:
-        if not verify_member(visitor.site.config.secret, data["member_id"], data["signature"]):
-            return None
-        return {"member_id": data["member_id"]}
-    return {}
-
-
-class EventFlow:
+class Pipeline:
     def __init__(self, store: Store, metrics: Metrics, counters: Counters) -> None:
         self.store = store
         self.metrics = metrics
         self.counters = counters
 
-    async def identified(self, visitor: Visitor, member_id: str, anonymous: dict[str, Any],
-                         event: StoredEvent) -> Result:
-        """A verified identify: merge the anonymous profile into the member's
-        (once), and apply this connection's next events to the member's."""
-        visitor.member_id = member_id
-        visitor.key = "m:" + member_id
-        payload: dict[str, Any] = {}
-        kind = "track"
-        site = visitor.site
-        if anonymous.get("merge_needed"):
-            full = await self.store.profile(site.config.id, visitor.id)
-            history = {k: v for k, v in full.items() if k not in ("days", "caps", "windows")}
-            kind, payload = "merge", {"anon": history,
-                                      "days": flat_days(full.get("days") or {}),
-                                      "caps": dict(full.get("caps") or {})}
-        merge = StoredEvent.at(f"merge:{visitor.id}:{member_id}", kind, "merge", event.now,
-                               site.calendar.at(event.now), payload,
-                               session_timeout=site.config.session_timeout)
-        return await self.store.apply(site.config.id, visitor.key, merge)
+    def evaluate(self, rules: ActiveRules, site: LiveSite, stored: Mapping[str, Any],
+                 triggers: tuple[str, ...], key: str, event_id: str, now: float,
+                 day: str) -> Decision | None:
+        """Match and decide for the stored profile after an event; the outcome
+        of every matched rule is counted. None when nothing matched."""
+        matched_at = time.perf_counter()
+        profile = profile_view(rules, site, stored, now)
+        matched = match(rules, profile, triggers)
+        self.metrics.stage("match", time.perf_counter() - matched_at)
+        if not matched:
+            return None
+        decision = decide(rules, site, stored, profile, matched, key, event_id, now)
+        self.counters.decided(site.config.id, day, decision)
+        return decision
 
     async def handle(self, visitor: Visitor, event: Event, now: float) -> list[dict[str, Any]]:
         """The frames to send back, ack first. Raises StoreUnavailable when the
@@ -181,7 +132,6 @@ class EventFlow:
         metrics.stage("store", time.perf_counter() - started)
         metrics.events[event.kind] += 1
         if result.status is Applied.CONFLICT:
-            metrics.errors[ErrorCode.ID_CONFLICT] += 1
             return [{"t": ServerFrame.ERROR, "code": ErrorCode.ID_CONFLICT, "id": event.id,
                      "message": "this event id was already used for other content"}]
         frames: list[dict[str, Any]] = [{"t": ServerFrame.ACK, "id": event.id}]
@@ -193,19 +143,66 @@ class EventFlow:
                                            stored)
         if kind is EventKind.REPORT:
             self.counters.add(config.id, local.day, {f"{payload['rule']}|{payload['what']}": 1})
-        trigger = TRIGGER_OF.get(kind)
-        if trigger is None or rules is None:
+        triggers = TRIGGERS.get(kind)
+        if triggers is None or rules is None:
             return frames
-        matched_at = time.perf_counter()
-        profile = profile_view(rules, site, result.profile, now)
-        matched = rules.matcher.match(profile, trigger)
-        metrics.stage("match", time.perf_counter() - matched_at)
-        if not matched:
-            return frames
-        decision = decide(rules, site, result.profile, profile, matched, visitor.key, event.id,
-                          now)
-        self.counters.decided(config.id, local.day, decision)
-        frames.extend(signed_frame(frame, site.action_key, visitor.id)
-                      for frame in action_frames(decision))
+        decision = self.evaluate(rules, site, result.profile, triggers, visitor.key, event.id,
+                                 now, local.day)
+        if decision is not None:
+            frames.extend(signed_frame(frame, site.action_key, visitor.id)
+                          for frame in action_frames(decision))
         metrics.stage("event", time.perf_counter() - started)
         return frames
+
+    async def identified(self, visitor: Visitor, member_id: str, anonymous: dict[str, Any],
+                         event: StoredEvent) -> Result:
+        """A verified identify: merge the anonymous profile into the member's
+        (once), and apply this connection's next events to the member's."""
+        visitor.member_id = member_id
+        visitor.key = "m:" + member_id
+        payload: dict[str, Any] = {}
+        kind = "track"
+        site = visitor.site
+        if anonymous.get("merge_needed"):
+            full = await self.store.profile(site.config.id, visitor.id)
+            history = {k: v for k, v in full.items() if k not in ("days", "caps", "windows")}
+            kind, payload = "merge", {"anon": history,
+                                      "days": flat_days(full.get("days") or {}),
+                                      "caps": dict(full.get("caps") or {})}
+        merge = StoredEvent.at(f"merge:{visitor.id}:{member_id}", kind, "merge", event.now,
+                               site.calendar.at(event.now), payload,
+                               session_timeout=site.config.session_timeout)
+        return await self.store.apply(site.config.id, visitor.key, merge)
+
+    async def apply_server_event(self, site: LiveSite, event: ServerEvent,
+                                 now: float) -> Applied:
+        """Store one verified server event; if it is new, push the actions it
+        causes. Raises StoreUnavailable when it could not be stored."""
+        started = time.perf_counter()
+        rules = site.rules
+        local = site.calendar.at(now)
+        stored = StoredEvent.at(event.id, event.type, event.digest, now, local, event.payload,
+                                windows=rules is None or rules.reads_windows,
+                                session_timeout=site.config.session_timeout)
+        result = await self.store.apply(site.config.id, event.profile, stored)
+        self.metrics.stage("store", time.perf_counter() - started)
+        self.metrics.events[event.type] += 1
+        triggers = TRIGGERS.get(event.type)
+        if result.status is not Applied.NEW or rules is None or triggers is None:
+            return result.status
+        decision = self.evaluate(rules, site, result.profile, triggers, event.profile,
+                                 event.id, now, local.day)
+        if decision is not None and decision.actions:
+            await self.push(site.config.id, event.profile, action_frames(decision))
+        self.metrics.stage("event", time.perf_counter() - started)
+        return result.status
+
+    async def push(self, site: str, profile_key: str, frames: list[dict[str, Any]]) -> None:
+        """Send frames to every socket of a profile, on every node. Actions are
+        at most once: a push lost to a storage outage is logged, not retried."""
+        message = json.dumps({"site": site, "profile": profile_key, "frames": frames},
+                             ensure_ascii=False)
+        try:
+            await self.store.broker.publish(PUSH_CHANNEL, message)
+        except StoreUnavailable as exc:
+            log.warning("a push to %s was lost: storage unavailable (%s)", profile_key, exc)

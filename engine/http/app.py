@@ -1,7 +1,9 @@
-"""The Starlette application: routes and the objects they share, built once.
+"""The Starlette application: its routes and the services they share, built
+once by ``create_app``; every route is a thin shell over them.
 
-``create_app(config)`` wires the store, the compiled rulesets, the metrics and
-the clock; every route is a thin shell over them.
+Besides the routes, the app runs two tasks for its lifetime: the per-rule
+counters' flush, and the follower of the messages between nodes (rule
+versions going live, pushes to this node's sockets).
 """
 
 from __future__ import annotations
@@ -9,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import gc
 import hashlib
 import json
 import os
@@ -17,31 +18,35 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import redis.asyncio as redis
-from redis.exceptions import RedisError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
-from starlette.websockets import WebSocket
 
 import rules
 from engine.delivery.counters import Counters
-from engine.flow.pipeline import EventFlow, Visitor, check_event
-from engine.http import admin, demo
-from engine.http.bodies import RequestError, error, read_object, request_error
-from engine.http.gateway import ConnectLimiter, Registry, allowed_origin, serve_socket
+from engine.flow.pipeline import Pipeline
+from engine.http import admin, demo, server_api
+from engine.http.beacon import beacon
+from engine.http.bodies import RequestError, request_error
+from engine.http.gateway import serve_socket
+from engine.http.services import Services, services
 from engine.matcher import MatcherLike, implementation, matcher_class
 from engine.runtime.clock import Clock, SystemClock
 from engine.runtime.config import Config
 from engine.runtime.logs import quiet_websocket_errors
 from engine.runtime.metrics import Metrics
 from engine.runtime.site import ActiveRules, LiveSite
-from engine.store.base import Store, StoreUnavailable
+from engine.store.base import (
+    PUSH_CHANNEL,
+    RULES_CHANNEL,
+    Store,
+    StoreUnavailable,
+    source_version,
+)
 from engine.store.redis import RedisStore
-from engine.store.versions import CHANNEL, PUSH_CHANNEL, Versions, follow, source_version
-from engine.wire.frames import Event, FrameError, parse_frame
-from engine.wire.protocol import BEACON_PATH, WS_PATH, CloseCode, valid_visitor_id
+from engine.wire.protocol import BEACON_PATH, WS_PATH, CloseCode
+from engine.wire.rates import ConnectLimiter
 
 WIDGET = Path(__file__).parents[1] / "static" / "widget.js"  # built by widgets/ (esbuild)
 
@@ -59,23 +64,33 @@ def load_sites(config: Config, cls: type[MatcherLike]) -> dict[str, LiveSite]:
     return sites
 
 
-def create_app(config: Config, redis_url: str, *, clock: Clock | None = None,
+def create_app(config: Config, redis_url: str | None = None, *, clock: Clock | None = None,
                store: Store | None = None) -> Starlette:
+    """The engine's app on ``store``, or on the Redis at ``redis_url``."""
+    if store is None:
+        if redis_url is None:
+            raise ValueError("create_app needs a store or a Redis URL")
+        store = RedisStore(redis_url, profile_ttl=config.profile_ttl)
     cls = matcher_class(config.pure_python)
     metrics = Metrics(matcher=implementation(cls))
-    store = store or RedisStore(redis_url, profile_ttl=config.profile_ttl)
+    counters = Counters(store)
+    found = Services(config=config, sites=load_sites(config, cls), store=store,
+                     clock=clock or SystemClock(), metrics=metrics, counters=counters,
+                     pipeline=Pipeline(store, metrics, counters), matcher_class=cls,
+                     connect_limiter=ConnectLimiter(config.limits))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         quiet_websocket_errors()
-        await load_active_versions(app)
+        with contextlib.suppress(StoreUnavailable):  # serve the config's rules until it is back
+            await load_active_versions(found)
         stop = asyncio.Event()
-        # Subscribed first, then the active versions read (and read again after
-        # every resubscribe, and now and then): no announcement falls between.
-        follower = asyncio.create_task(follow(redis_url, functools.partial(announced, app),
-                                              functools.partial(load_active_versions, app),
-                                              stop))
-        flusher = asyncio.create_task(app.state.counters.run(stop))
+        # Every (re)subscribe reads the active versions again: no announcement
+        # is lost between a subscription and the next.
+        follower = asyncio.create_task(found.store.broker.follow(
+            functools.partial(announced, found), functools.partial(load_active_versions, found),
+            stop))
+        flusher = asyncio.create_task(counters.run(stop))
         yield
         stop.set()
         with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
@@ -83,87 +98,70 @@ def create_app(config: Config, redis_url: str, *, clock: Clock | None = None,
         await close_sockets(app)
         with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
             await asyncio.wait_for(follower, timeout=2)
-        await app.state.versions.client.aclose()
-        await store.close()
+        await found.store.close()
 
     app = Starlette(routes=[
         *admin.routes(),
+        *server_api.routes(),
         *(demo.routes() if config.demo else []),
-        WebSocketRoute(WS_PATH, ws),
+        WebSocketRoute(WS_PATH, serve_socket),
         Route(BEACON_PATH, beacon, methods=["POST"]),
         Route("/healthz", healthz),
         Route("/metrics", metrics_text),
         Route("/widget.js", widget),
     ], lifespan=lifespan, exception_handlers={RequestError: request_error})
-    app.state.config = config
-    app.state.sites = load_sites(config, cls)
-    app.state.store = store
-    app.state.metrics = metrics
-    app.state.clock = clock or SystemClock()
-    app.state.counters = Counters(store)
-    app.state.flow = EventFlow(store, metrics, app.state.counters)
-    app.state.connections = set()
-    app.state.registry = Registry()
-    app.state.connect_limiter = ConnectLimiter(config.limits)
-    app.state.matcher_class = cls
-    app.state.versions = Versions(redis.Redis.from_url(redis_url, socket_connect_timeout=1.0))
+    app.state.services = found
     return app
 
 
-async def close_sockets(app: Any) -> None:
+async def close_sockets(app: Starlette) -> None:
     """Close every websocket with 1001 (going away: reconnect elsewhere)."""
-    state = getattr(app, "state", None)
-    for websocket in list(getattr(state, "connections", ())):
+    found: Services = app.state.services
+    for websocket in list(found.sockets):
         with contextlib.suppress(Exception):
             await websocket.close(code=CloseCode.GOING_AWAY)
     await asyncio.sleep(0)
 
 
-async def load_active_versions(app: Starlette) -> None:
+async def load_active_versions(found: Services) -> None:
     """An uploaded active version beats the config's rule file. Read at
     start-up, after every (re)subscribe to the announcements and now and then,
-    so a node that missed an announcement (Redis down) catches up."""
-    for site in app.state.sites.values():
-        try:
-            version = await app.state.versions.active(site.config.id)
-            source = await app.state.versions.source(site.config.id, version) if version else None
-        except (RedisError, OSError):
-            return  # Redis is down: serve the config's rules; pub/sub catches up later
+    so a node that missed an announcement (storage down) catches up. Raises
+    StoreUnavailable."""
+    versions = found.store.versions
+    for site in found.sites.values():
+        version = await versions.active(site.config.id)
+        source = await versions.source(site.config.id, version) if version else None
         if version and source:
-            await admin.swap(app, site, version, source)
+            site.load(version, source, found.matcher_class)
 
 
-async def announced(app: Starlette, channel: str, data: str) -> None:
-    """A message from another node (or this one) on the pub/sub channels."""
-    if channel == CHANNEL:
+async def announced(found: Services, channel: str, data: str) -> None:
+    """A message from another node (or this one) between nodes."""
+    if channel == RULES_CHANNEL:
         site_id, _, version = data.partition(" ")
-        site = app.state.sites.get(site_id)
+        site = found.sites.get(site_id)
         if site is None:
             return
-        source = await app.state.versions.source(site_id, version)
+        source = await found.store.versions.source(site_id, version)
         if source is not None:
-            await admin.swap(app, site, version, source)
+            site.load(version, source, found.matcher_class)
     elif channel == PUSH_CHANNEL:
         message = json.loads(data)
-        app.state.registry.push(message["site"], message["profile"], message["frames"])
-
-
-async def ws(websocket: WebSocket) -> None:
-    await serve_socket(websocket)
+        found.registry.push(message["site"], message["profile"], message["frames"])
 
 
 async def healthz(request: Request) -> Response:
-    state = request.app.state
-    redis_ok = await state.store.ping()
+    found = services(request)
+    redis_ok = await found.store.ping()
     body = {"status": "ok" if redis_ok else "degraded", "redis": redis_ok,
-            "matcher": state.metrics.matcher, "connections": state.metrics.connections}
+            "matcher": found.metrics.matcher, "connections": found.metrics.connections}
     return JSONResponse(body, status_code=200 if redis_ok else 503)
 
 
 async def metrics_text(request: Request) -> Response:
-    metrics: Metrics = request.app.state.metrics
-    metrics.redis_errors = max(metrics.redis_errors, getattr(request.app.state.store, "errors", 0))
-    return PlainTextResponse(metrics.render(request.app.state.counters.totals),
+    found = services(request)
+    return PlainTextResponse(found.metrics.render(found.counters.totals, found.store.errors),
                              media_type="text/plain; version=0.0.4")
 
 
@@ -179,74 +177,16 @@ async def widget(request: Request) -> Response:
                     headers={"ETag": etag, "Cache-Control": "public, max-age=300"})
 
 
-async def beacon(request: Request) -> Response:
-    """The widget's last events when a page hides or unloads (sendBeacon):
-    ``{"site", "visitor", "events": [event frames]}``. No actions come back.
-    Every event is checked before any is stored: all or nothing."""
-    state = request.app.state
-    limits = state.config.limits
-    data = await read_object(request, limits.beacon_bytes, "site, visitor and events")
-    site = state.sites.get(data.get("site"))
-    if site is None:
-        return error(404, "site", "unknown site")
-    if not allowed_origin(site, request.headers.get("origin")):
-        return error(403, "origin", "origin not allowed for this site")
-    visitor_id, events = data.get("visitor"), data.get("events")
-    if not valid_visitor_id(visitor_id):
-        return error(422, "visitor", "a visitor id of 8-64 characters A-Z a-z 0-9 _ -")
-    if not isinstance(events, list) or len(events) > limits.event_burst:
-        return error(422, "events", f"a list of at most {limits.event_burst} event frames")
-    visitor = Visitor(site, visitor_id, request.headers.get("user-agent", ""))
-    parsed: list[Event] = []
-    for index, frame in enumerate(events):
-        try:
-            event = parse_frame(frame, limits)
-            if not isinstance(event, Event):
-                return error(422, f"events[{index}].t", "only event frames")
-            check_event(visitor, event)
-        except FrameError as exc:
-            return error(422, f"events[{index}].{exc.field or 't'}", str(exc))
-        parsed.append(event)
-    try:
-        for event in parsed:
-            await state.flow.handle(visitor, event, state.clock.now())
-    except StoreUnavailable:
-        return error(503, "storage", "storage unavailable; resend later")
-    return Response(status_code=204)
-
-
-def tune_gc() -> None:
-    """The cyclic GC settings of a serving process (each worker's too)."""
-    gc.freeze()  # start-up objects never die: keep them out of the cyclic GC's way
-    # An event allocates a few hundred short-lived objects that die with it
-    # (reference counting frees them); a young generation of 700 made the
-    # cyclic GC walk them anyway, ~7% of the engine's time under load. Much
-    # larger, and each collection walks the state of a thousand events in
-    # flight at once: 10,000 keeps a young collection near 2 ms.
-    gc.set_threshold(10_000, 10, 10)
-
-
-def uvicorn_options(config: Config) -> dict[str, Any]:
-    """How uvicorn serves the engine: ``ondo serve`` and the tests alike."""
-    limits = config.limits
-    return {"ws": "websockets-sansio", "ws_max_size": limits.max_frame_bytes,
-            "ws_ping_interval": limits.ping_interval, "ws_ping_timeout": limits.ping_timeout,
-            "ws_per_message_deflate": False, "log_level": "warning",
-            "timeout_graceful_shutdown": 5,
-            # Client addresses (the per-address connect limit) from X-Forwarded-For
-            # of these proxies only: a load balancer on another host must be named.
-            "proxy_headers": True, "forwarded_allow_ips": config.forwarded_allow_ips}
-
-
 def app_from_environment() -> Starlette:
     """Factory for worker processes (``ondo serve --workers N``): the parent
     resolved the configuration and the Redis URL and passes them down."""
     from engine.matcher import pure_requested
     from engine.runtime.config import load_config
+    from engine.runtime.serving import tune_gc
 
-    overrides = json.loads(os.environ.get("ONDO_OVERRIDES", "{}"))
+    overrides: dict[str, Any] = json.loads(os.environ.get("ONDO_OVERRIDES", "{}"))
     config = load_config(Path(os.environ["ONDO_CONFIG"]), pure_python=pure_requested(),
                          **overrides)
-    app = create_app(config, config.redis_url or "")
+    app = create_app(config, config.redis_url)
     tune_gc()
     return app

@@ -17,9 +17,10 @@ from starlette.routing import Route
 
 from engine.flow.identity import sign_member
 from engine.flow.server_events import EventError, parse_event
-from engine.http.admin import apply_server_events
 from engine.http.bodies import error, read_object
+from engine.http.services import services
 from engine.runtime.config import DEMO_SITE
+from engine.store.base import StoreUnavailable
 
 PAGES = Path(__file__).parents[1] / "static" / "demo"
 SITE = DEMO_SITE
@@ -43,7 +44,7 @@ async def login(request: Request) -> Response:
     member = (await read_object(request, DEMO_BODY, "a member_id")).get("member_id")
     if not isinstance(member, str) or not 0 < len(member) <= 64:
         return error(422, "member_id", "a member id of 1-64 characters")
-    site = request.app.state.sites[SITE]
+    site = services(request).sites[SITE]
     return JSONResponse({"member_id": member, "signature": sign_member(site.config.secret,
                                                                        member)})
 
@@ -67,9 +68,11 @@ async def checkout(request: Request) -> Response:
         event = parse_event(raw, 0)
     except EventError as exc:
         return error(422, exc.field, str(exc))
-    reply = await apply_server_events(request.app, request.app.state.sites[SITE], [event])
-    if reply.status_code != 200:
-        return reply
+    found = services(request)
+    try:
+        await found.pipeline.apply_server_event(found.sites[SITE], event, found.clock.now())
+    except StoreUnavailable:
+        return error(503, "storage", "storage unavailable; try again")
     return JSONResponse({"order_id": order_id, "amount": amount})
 
 

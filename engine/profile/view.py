@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from engine.profile.layout import BUCKETS
 from engine.profile.localtime import LocalTime
 from rules.catalogue import WINDOW_DAYS
 
@@ -20,8 +21,7 @@ _COPIED = ("visit_count", "first_seen", "pageviews_total", "purchase_count", "pu
            "member_grade", "member_name", "ad_visit_count", "landing_url", "traffic_source",
            "utm_source", "utm_medium", "utm_campaign", "device", "page_path", "page_url",
            "page_type", "product_id", "category")
-_WINDOWED = {"visits": "v", "pageviews": "pv", "purchase_count": "pc", "purchase_total": "pt"}
-_NO_WINDOWS = {f"{metric}_{window}d": 0 for window in WINDOW_DAYS for metric in _WINDOWED}
+_NO_WINDOWS = {f"{metric}_{window}d": 0 for window in WINDOW_DAYS for metric in BUCKETS}
 
 
 def flat_profile(stored: Mapping[str, Any], now: float, local: LocalTime, *,
@@ -74,14 +74,9 @@ def flat_profile(stored: Mapping[str, Any], now: float, local: LocalTime, *,
     else:
         for window, since in zip(WINDOW_DAYS, local.window_starts, strict=True):
             recent = [bucket for key, bucket in days.items() if key >= since]
-            for metric, field in _WINDOWED.items():
+            for metric, field in BUCKETS.items():
                 profile[f"{metric}_{window}d"] = sum(b.get(field, 0) for b in recent)
     if live:
         profile.update(live)
     return profile
 
-
-def flat_days(days: dict[str, dict[str, int]]) -> dict[str, int]:
-    """Day buckets as the day hash's fields ("YYYYMMDD:pv" -> n), for a merge."""
-    return {f"{day}:{name}": n for day, bucket in days.items() for name, n in bucket.items()
-            if n}

@@ -8,8 +8,10 @@ import os
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from engine.delivery.counters import OUTCOMES
+from engine.wire.protocol import ServerFrame
 
 
 def label(value: object) -> str:
@@ -42,7 +44,12 @@ class Metrics:
     connections: int = 0
     forged_identities: int = 0
     matcher: str = "cython"
-    redis_errors: int = 0
+
+    def sent(self, frames: list[dict[str, Any]]) -> None:
+        """Count the error frames among frames answered to a client."""
+        for frame in frames:
+            if frame.get("t") == ServerFrame.ERROR:
+                self.errors[frame["code"]] += 1
 
     def stage(self, name: str, seconds: float) -> None:
         histogram = self.stages.get(name)
@@ -50,15 +57,17 @@ class Metrics:
             histogram = self.stages[name] = Histogram()
         histogram.observe(seconds)
 
-    def render(self, rule_counts: Mapping[tuple[str, str], int] | None = None) -> str:
+    def render(self, rule_counts: Mapping[tuple[str, str], int] | None = None,
+               store_errors: int = 0) -> str:
         """The Prometheus text; ``rule_counts`` are the per-rule counters'
-        totals since start ((site, "rule|what") -> n, engine/delivery/counters.py)."""
+        totals since start ((site, "rule|what") -> n, engine/delivery/counters.py),
+        ``store_errors`` the times the storage could not be reached (the store counts)."""
         out = [
             "# TYPE ondo_connections gauge", f"ondo_connections {self.connections}",
             "# TYPE ondo_matcher_info gauge",
             f'ondo_matcher_info{{implementation="{self.matcher}"}} 1',
             "# TYPE ondo_redis_errors_total counter",
-            f"ondo_redis_errors_total {self.redis_errors}",
+            f"ondo_redis_errors_total {store_errors}",
             "# TYPE ondo_forged_identify_total counter",
             f"ondo_forged_identify_total {self.forged_identities}",
             "# TYPE ondo_process_id gauge", f"ondo_process_id {os.getpid()}",

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
+import rules
 from engine.delivery.policy import Policy
 from engine.matcher import MatcherLike
 from engine.profile.localtime import Calendar
@@ -20,7 +21,7 @@ class ActiveRules:
     ruleset: Ruleset
     matcher: MatcherLike
     policy: Policy
-    version: str  # the id it is stored under (engine/store/versions.py)
+    version: str  # the id it is stored under: the hash of its text (engine/store/base.py)
     by_id: dict[str, Rule] = field(default_factory=dict)
     reads_windows: bool = True  # some rule reads a windowed attribute (visits_7d, ...)
     # The rule file's own time zone, when it names one: its schedules,
@@ -53,3 +54,11 @@ class LiveSite:
     def swap(self, rules: ActiveRules) -> None:
         # Events in flight keep the ActiveRules they started with.
         self.rules = rules
+
+    def load(self, version: str, source: str, matcher_class: type[MatcherLike]) -> None:
+        """Compile a stored version and make it this site's active ruleset on
+        this node (a no-op when it already is). Raises RuleFileError."""
+        if self.rules is not None and self.rules.version == version:
+            return
+        ruleset = rules.load(source, name=f"{self.config.id}.yaml")
+        self.swap(ActiveRules.build(ruleset, matcher_class, version))

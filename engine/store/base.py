@@ -1,14 +1,22 @@
-"""The storage interface the engine's core talks to. The core never imports
-redis: engine/store/redis.py implements this with one Lua call per event.
+"""The storage interface the engine talks to: visitor profiles (one call per
+event), per-rule counters, rule versions and the messages between engine nodes.
+engine/store/redis.py implements it with one Lua call per event;
+engine/store/memory.py is its in-process twin, held to the same contract tests.
 
 Errors: ``StoreUnavailable`` when the storage cannot be reached; the gateway
 then stops acknowledging (the widget keeps its events) until it returns.
+
+A rule version's id is the hash of the uploaded text: a changed file, even in
+its comments, is a new version with its own note; the same text again is the
+same version.
 """
 
 from __future__ import annotations
 
+import asyncio
 import enum
-from collections.abc import Mapping
+import hashlib
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -55,18 +63,92 @@ class Result:
     profile: dict[str, Any]  # the stored profile after the event (docs/storage.md)
 
 
-class Store(Protocol):
-    async def apply(self, site: str, visitor: str, event: StoredEvent) -> Result: ...
+@dataclass(frozen=True, slots=True)
+class Version:
+    """One uploaded rule file, immutable; the id is the hash of its text."""
 
-    async def count(self, site: str, day: str, counts: Mapping[str, int]) -> None:
-        """Add to the site's daily per-rule counters ("rule|what" -> n)."""
+    version: str
+    note: str
+    created_at: float
+    rules: int
+    active: bool = False
+
+    def as_json(self) -> dict[str, Any]:
+        return {"version": self.version, "note": self.note, "created_at": self.created_at,
+                "rules": self.rules, "active": self.active}
+
+
+# The channels between engine nodes: rule versions going live ("SITE VERSION")
+# and actions pushed to a visitor's sockets on whichever node holds them.
+RULES_CHANNEL = "ondo:rules"
+PUSH_CHANNEL = "ondo:push"
+CHANNELS = (RULES_CHANNEL, PUSH_CHANNEL)
+
+RESYNC = 30.0  # seconds between two reads of the active versions by a follower
+
+OnMessage = Callable[[str, str], Awaitable[None]]
+OnSubscribed = Callable[[], Awaitable[None]]
+
+
+def source_version(source: str) -> str:
+    """The version id of a rule file's text."""
+    return hashlib.sha256(source.encode()).hexdigest()[:16]
+
+
+class Versions(Protocol):
+    """Rule files per site: immutable versions and the active pointer."""
+
+    async def save(self, site: str, version: str, source: str, note: str, rules: int,
+                   now: float) -> bool:
+        """Store a version; False if it was stored before (its note is kept)."""
+
+    async def activate(self, site: str, version: str) -> bool:
+        """Make a stored version the active one and announce it; False if unknown."""
+
+    async def active(self, site: str) -> str | None: ...
+
+    async def source(self, site: str, version: str) -> str | None: ...
+
+    async def list(self, site: str) -> list[Version]:
+        """The newest 100 versions, newest first."""
+
+
+class Broker(Protocol):
+    """Messages between engine nodes."""
+
+    async def publish(self, channel: str, message: str) -> None: ...
+
+    async def follow(self, on_message: OnMessage, on_subscribed: OnSubscribed,
+                     stop: asyncio.Event) -> None:
+        """Deliver every message on ``CHANNELS`` until ``stop``; call
+        ``on_subscribed`` after every (re)subscribe and now and then, so a node
+        catches up with what was announced while it was away."""
+
+
+class Store(Protocol):
+    """Everything the engine keeps. Every method raises ``StoreUnavailable``
+    when the storage cannot be reached, and ``errors`` counts those times."""
+
+    errors: int
+
+    @property
+    def versions(self) -> Versions: ...
+
+    @property
+    def broker(self) -> Broker: ...
+
+    async def apply(self, site: str, visitor: str, event: StoredEvent) -> Result: ...
 
     async def profile(self, site: str, visitor: str) -> dict[str, Any]:
         """The stored profile (docs/storage.md), empty if none."""
 
-    async def publish(self, channel: str, message: str) -> None:
-        """Announce to every engine node (rule versions, pushes)."""
+    async def count(self, site: str, day: str, counts: Mapping[str, int]) -> None:
+        """Add to the site's daily per-rule counters ("rule|what" -> n)."""
 
-    async def ping(self) -> bool: ...
+    async def stats(self, site: str, day: str) -> dict[str, int]:
+        """The site's per-rule counters of one day ("rule|what" -> n)."""
+
+    async def ping(self) -> bool:
+        """Whether the event path's storage answers now."""
 
     async def close(self) -> None: ...

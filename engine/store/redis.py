@@ -1,37 +1,63 @@
-"""The Redis implementation of the store.
+"""The Redis implementation of the store: profiles, counters, rule versions and
+the messages between nodes.
 
 Each event is one EVALSHA of engine/store/lua/event.lua, sent on the pipelined
 connection of engine/store/resp.py: the calls of concurrent events share round
 trips (auto-pipelining, as ioredis does) and cost the client one C pack and
 one C parse each. redis-py serves the rest (profiles for merges and explain,
-pub/sub, health).
+versions, pub/sub).
+
+Keys (docs/storage.md): a visitor's under ``ondo:{SITE:VISITOR}:`` (engine/profile/
+layout.py), a site's counters ``ondo:{SITE}:stats:YYYYMMDD``, its rule versions
+under ``ondo:{rules:SITE}:`` (``v:VERSION`` hash: source, note, created_at, rules;
+``versions`` list, newest first; ``active``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
-from collections.abc import Iterator, Mapping, Sequence
+import logging
+import time
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import msgpack
 import redis.asyncio as redis
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from engine.store.base import Applied, Result, StoredEvent, StoreUnavailable
+from engine.profile.layout import (
+    CAPS,
+    DAYS,
+    EMPTY_BUCKET,
+    EVENT_IDS,
+    PROFILE,
+    visitor_key,
+    window_sums,
+)
+from engine.store.base import (
+    CHANNELS,
+    RESYNC,
+    RULES_CHANNEL,
+    Applied,
+    OnMessage,
+    OnSubscribed,
+    Result,
+    StoredEvent,
+    StoreUnavailable,
+    Version,
+)
 from engine.store.resp import NoScriptError, Pipe, ReplyError
-from rules.catalogue import WINDOW_DAYS, WINDOWED_METRICS
 
 LUA = Path(__file__).with_name("lua")
 _DOWN = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
+log = logging.getLogger("ondo.store")
 _APPLIED = {status.value.encode(): status for status in Applied}  # the script's status reply
 STATS_TTL = 100 * 86_400  # daily rule counters are kept 100 days
-
-
-def _key(site: str, visitor: str, suffix: str) -> str:
-    return f"ondo:{{{site}:{visitor}}}:{suffix}"
 
 
 class Script:
@@ -54,6 +80,17 @@ class RedisStore:
         self.profile_ttl = int(profile_ttl)
         self.dedupe_ttl = int(dedupe_ttl)
         self.errors = 0
+        self.versions = RedisVersions(self)
+        self.broker = RedisBroker(self, url)
+
+    @contextlib.asynccontextmanager
+    async def reaching(self) -> AsyncIterator[None]:
+        """Around a redis-py call: an outage becomes StoreUnavailable, counted."""
+        try:
+            yield
+        except (*_DOWN, RedisError) as exc:
+            self.errors += 1
+            raise StoreUnavailable(str(exc)) from exc
 
     async def _evalsha(self, script: Script, keys: Sequence[str], args: Sequence[Any]) -> Any:
         command = ("EVALSHA", script.sha, len(keys), *keys, *args)
@@ -79,8 +116,8 @@ class RedisStore:
     async def apply(self, site: str, visitor: str, event: StoredEvent) -> Result:
         reply = await self._evalsha(
             self.event_script,
-            (_key(site, visitor, "p"), _key(site, visitor, "e"), _key(site, visitor, "d"),
-             _key(site, visitor, "c")),
+            tuple(visitor_key(site, visitor, suffix) for suffix in (PROFILE, EVENT_IDS, DAYS,
+                                                                     CAPS)),
             (event.id, event.digest, event.kind, repr(event.now), event.session_timeout,
              event.day, event.oldest_day, msgpack.packb(dict(event.payload)),
              self.profile_ttl, self.dedupe_ttl, event.window_starts[0],
@@ -104,24 +141,17 @@ class RedisStore:
             await asyncio.sleep(0)  # let events in between
 
     async def stats(self, site: str, day: str) -> dict[str, int]:
-        raw = await self.client.hgetall(f"ondo:{{{site}}}:stats:{day}")
-        return {(k.decode() if isinstance(k, bytes) else k): int(v) for k, v in raw.items()}
+        async with self.reaching():
+            raw = await self.client.hgetall(f"ondo:{{{site}}}:stats:{day}")
+        return {_text(k): int(v) for k, v in raw.items()}
 
     async def profile(self, site: str, visitor: str) -> dict[str, Any]:
-        try:
-            blob = await self.client.get(_key(site, visitor, "p"))
-            days = await self.client.hgetall(_key(site, visitor, "d"))
-            caps = await self.client.hgetall(_key(site, visitor, "c"))
-        except _DOWN as exc:
-            raise StoreUnavailable(str(exc)) from exc
+        async with self.reaching():
+            blob = await self.client.get(visitor_key(site, visitor, PROFILE))
+            days = await self.client.hgetall(visitor_key(site, visitor, DAYS))
+            caps = await self.client.hgetall(visitor_key(site, visitor, CAPS))
         return decode_profile(blob, [x for kv in days.items() for x in kv],
                               [x for kv in caps.items() for x in kv])
-
-    async def publish(self, channel: str, message: str) -> None:
-        try:
-            await self.client.publish(channel, message)
-        except _DOWN as exc:
-            raise StoreUnavailable(str(exc)) from exc
 
     async def ping(self) -> bool:
         """Whether the event path's connection answers (it reconnects by itself)."""
@@ -135,6 +165,108 @@ class RedisStore:
         await self.client.aclose()
 
 
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _rules_key(site: str, suffix: str) -> str:
+    return f"ondo:{{rules:{site}}}:{suffix}"
+
+
+class RedisVersions:
+    def __init__(self, store: RedisStore) -> None:
+        self.store = store
+        self.client = store.client
+
+    async def save(self, site: str, version: str, source: str, note: str, rules: int,
+                   now: float) -> bool:
+        key = _rules_key(site, f"v:{version}")
+        async with self.store.reaching():
+            created = await self.client.hsetnx(key, "source", source)
+            if created:
+                await self.client.hset(key, mapping={"note": note, "created_at": repr(now),
+                                                     "rules": rules})
+                await self.client.lpush(_rules_key(site, "versions"), version)
+        return bool(created)
+
+    async def activate(self, site: str, version: str) -> bool:
+        async with self.store.reaching():
+            if not await self.client.exists(_rules_key(site, f"v:{version}")):
+                return False
+            await self.client.set(_rules_key(site, "active"), version)
+            await self.client.publish(RULES_CHANNEL, f"{site} {version}")
+        return True
+
+    async def active(self, site: str) -> str | None:
+        async with self.store.reaching():
+            value = await self.client.get(_rules_key(site, "active"))
+        return None if value is None else _text(value)
+
+    async def source(self, site: str, version: str) -> str | None:
+        async with self.store.reaching():
+            value = await self.client.hget(_rules_key(site, f"v:{version}"), "source")
+        return None if value is None else _text(value)
+
+    async def list(self, site: str) -> list[Version]:
+        active = await self.active(site)
+        out = []
+        async with self.store.reaching():
+            for raw in await self.client.lrange(_rules_key(site, "versions"), 0, 99):
+                version = _text(raw)
+                meta = {_text(k): _text(v) for k, v in
+                        (await self.client.hgetall(_rules_key(site, f"v:{version}"))).items()}
+                out.append(Version(version, meta.get("note", ""),
+                                   float(meta.get("created_at", 0)), int(meta.get("rules", 0)),
+                                   version == active))
+        return out
+
+
+class RedisBroker:
+    """Redis pub/sub between nodes; re-subscribes by itself after Redis comes back."""
+
+    def __init__(self, store: RedisStore, url: str) -> None:
+        self.store = store
+        self.url = url
+
+    async def publish(self, channel: str, message: str) -> None:
+        async with self.store.reaching():
+            await self.store.client.publish(channel, message)
+
+    async def follow(self, on_message: OnMessage, on_subscribed: OnSubscribed,
+                     stop: asyncio.Event, resync: float = RESYNC) -> None:
+        while not stop.is_set():
+            client = redis.Redis.from_url(self.url, socket_connect_timeout=1.0)
+            try:
+                async with client.pubsub() as pubsub:
+                    await pubsub.subscribe(*CHANNELS)
+                    synced = -resync
+                    while not stop.is_set():
+                        if time.monotonic() - synced >= resync:
+                            synced = time.monotonic()
+                            await _safely(on_subscribed())
+                        message = await pubsub.get_message(ignore_subscribe_messages=True,
+                                                           timeout=0.5)
+                        if message is not None:
+                            await _safely(on_message(_text(message["channel"]),
+                                                     _text(message["data"])))
+            except (RedisError, OSError) as exc:
+                log.warning("pub/sub lost (%s); retrying", exc)
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=0.5)
+            finally:
+                await client.aclose()
+
+
+async def _safely(call: Any) -> None:
+    """Run one handler; whatever it raises is logged, and the follower goes on."""
+    try:
+        await call
+    except StoreUnavailable as exc:
+        log.warning("pub/sub handler: storage unavailable (%s); will catch up", exc)
+    except Exception:
+        log.exception("pub/sub handler failed")
+
+
 def decode_profile(blob: bytes | str | None, days: Sequence[Any] = (),
                    caps: Sequence[Any] = ()) -> dict[str, Any]:
     """The stored profile as a Python dict (docs/storage.md), with its day
@@ -146,7 +278,7 @@ def decode_profile(blob: bytes | str | None, days: Sequence[Any] = (),
     for i in range(0, len(days), 2):
         field = days[i].decode() if isinstance(days[i], bytes) else days[i]
         day, _, name = field.partition(":")
-        buckets.setdefault(day, {"v": 0, "pv": 0, "pc": 0, "pt": 0})[name] = int(days[i + 1])
+        buckets.setdefault(day, dict(EMPTY_BUCKET))[name] = int(days[i + 1])
     profile["days"] = buckets
     profile["caps"] = StoredCaps(caps)
     return profile
@@ -182,12 +314,3 @@ class StoredCaps(Mapping[str, Mapping[str, Any]]):
 
     def __len__(self) -> int:
         return len(self._caps)
-
-
-def window_sums(sums: Sequence[Any]) -> dict[str, int]:
-    """The Lua reply's 12 sums as windowed attribute values (visits_7d, ...)."""
-    out = {}
-    for w, window in enumerate(WINDOW_DAYS):
-        for m, metric in enumerate(WINDOWED_METRICS):
-            out[f"{metric}_{window}d"] = int(sums[w * 4 + m])
-    return out

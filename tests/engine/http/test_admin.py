@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import redis
 
 from engine.flow.identity import sign_member
 from engine.flow.signing import sign
@@ -19,6 +20,7 @@ from tests.conftest import SECRET, SEED_RULES, Engine, run_engine, site_config
 from tests.engine.client import Visitor
 
 TOKEN, OTHER_TOKEN = "admin-token-demo", "admin-token-other"
+DAY = "20261128"  # tests.conftest.START in Seoul, ten days on
 SHOP = "https://shop.example.com"
 
 
@@ -143,7 +145,7 @@ def test_unknown_site_and_oversized_body(node: Engine) -> None:
 
 
 def test_a_purchase_reaches_the_profile_once_and_pushes_to_the_online_visitor(
-        node: Engine) -> None:
+        node: Engine, redis_url: str) -> None:
     v = Visitor(node, "buyer-000001")
     for _ in range(10):
         v.page(f"{SHOP}/")
@@ -155,6 +157,11 @@ def test_a_purchase_reaches_the_profile_once_and_pushes_to_the_online_visitor(
                                                              "status": "new"}]
     pushed = v.recv()  # the loyal coupon, pushed by the purchase
     assert (pushed["t"], pushed["rule"]) == ("action", "loyal-coupon")
+    # Counted like any action: the per-rule statistics see the push.
+    time.sleep(1.3)  # the counters are written once a second
+    with redis.Redis.from_url(redis_url) as client:
+        day = client.hgetall(f"ondo:{{demo-shop}}:stats:{DAY}")
+    assert int(day[b"loyal-coupon|sent"]) == 1
     assert post_events(node, [order]).json()["events"][0]["status"] == "dup"
     changed = post_events(node, [{**order, "amount": 1}])
     assert changed.status_code == 409

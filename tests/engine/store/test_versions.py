@@ -8,7 +8,8 @@ import time
 
 import redis
 
-from engine.store.versions import Versions, source_version
+from engine.store.base import source_version
+from engine.store.redis import RedisStore
 from tests.conftest import SEED_RULES, Engine
 from tests.engine.client import Visitor
 
@@ -17,16 +18,13 @@ NEW_RULES = SEED_RULES.read_text(encoding="utf-8").replace("회원가입 혜택"
 
 def activate_without_announcing(redis_url: str, source: str) -> str:
     """What another node's upload leaves in Redis, minus the announcement."""
-    import redis.asyncio as aioredis
-
     version = source_version(source)
 
     async def run() -> None:
-        client = aioredis.Redis.from_url(redis_url)
-        versions = Versions(client)
-        await versions.save("demo-shop", version, source, "missed", 5, time.time())
-        await client.set("ondo:{rules:demo-shop}:active", version)
-        await client.aclose()
+        store = RedisStore(redis_url)
+        await store.versions.save("demo-shop", version, source, "missed", 5, time.time())
+        await store.client.set("ondo:{rules:demo-shop}:active", version)
+        await store.close()
 
     asyncio.run(run())
     return version

@@ -1,0 +1,43 @@
+"""The objects every route shares, built once per app by ``create_app`` and
+typed: routes read them with ``services(request)``, never from an untyped
+``app.state``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from starlette.requests import HTTPConnection
+from starlette.websockets import WebSocket
+
+from engine.delivery.counters import Counters
+from engine.flow.pipeline import Pipeline
+from engine.http.connections import Registry
+from engine.matcher import MatcherLike
+from engine.runtime.clock import Clock
+from engine.runtime.config import Config
+from engine.runtime.metrics import Metrics
+from engine.runtime.site import LiveSite
+from engine.store.base import Store
+from engine.wire.rates import ConnectLimiter
+
+
+@dataclass
+class Services:
+    config: Config
+    sites: dict[str, LiveSite]
+    store: Store
+    clock: Clock
+    metrics: Metrics
+    counters: Counters
+    pipeline: Pipeline
+    matcher_class: type[MatcherLike]
+    connect_limiter: ConnectLimiter
+    registry: Registry = field(default_factory=Registry)
+    sockets: set[WebSocket] = field(default_factory=set)  # open, for a clean shutdown
+
+
+def services(connection: HTTPConnection) -> Services:
+    found = connection.app.state.services
+    if not isinstance(found, Services):
+        raise TypeError("the app was not built by engine.http.app.create_app")
+    return found
