@@ -4,28 +4,53 @@ injected clock the test moves by hand."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 import redis
 import uvicorn
 
+from engine.flow.signing import sign
 from engine.http.app import create_app
 from engine.runtime.clock import ManualClock
 from engine.runtime.config import Config, SiteConfig
 from engine.runtime.embedded import EmbeddedRedis, free_port
 from engine.runtime.serving import uvicorn_options
+from engine.store.redis import RedisStore
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED_RULES = ROOT / "rules" / "library" / "seed-recipes.yaml"
 ORIGIN = "https://shop.example.com"
 SECRET = "test-site-secret-0123456789"
 START = 1_795_000_000.0  # 2026-11-18 20:06 in Seoul, a Wednesday
+
+
+T = TypeVar("T")
+
+
+def on_store(redis_url: str, call: Callable[[RedisStore], Awaitable[T]]) -> T:
+    """One call on a store of the test's Redis, from a test's plain code."""
+    async def run() -> T:
+        store = RedisStore(redis_url)
+        try:
+            return await call(store)
+        finally:
+            await store.close()
+
+    return asyncio.run(run())
+
+
+def signed(body: bytes, secret: str = SECRET, timestamp: float | None = None) -> dict[str, str]:
+    """The headers a shop's server signs a server-events request with."""
+    stamp = str(int(timestamp if timestamp is not None else time.time()))
+    return {"X-Ondo-Timestamp": stamp, "X-Ondo-Signature": sign(secret, stamp, body)}
 
 
 @pytest.fixture(scope="session")

@@ -17,6 +17,7 @@ import msgpack
 import orjson
 
 from engine.wire.protocol import SIGNALS, ClientFrame, ErrorCode, EventKind, Limits, ServerFrame
+from rules.ruleset import REPORTS
 
 
 class FrameError(Exception):
@@ -52,7 +53,6 @@ class Event:
 
 _EVENT_ID = re.compile(r"[A-Za-z0-9_.:-]+")
 _KINDS = {kind.value: kind for kind in EventKind}
-_REPORTS = ("shown", "clicked", "closed")
 
 
 def decode(message: str | bytes, binary: bool) -> Any:
@@ -177,7 +177,7 @@ def _check_data(kind: EventKind, data: dict[str, Any], limits: Limits) -> dict[s
         return {"name": name}
     if kind is EventKind.REPORT:
         what = _required(data, "what", limits)
-        if what not in _REPORTS:
+        if what not in REPORTS:
             raise FrameError(ErrorCode.BAD_FIELD, "data.what must be shown, clicked or closed",
                              "data.what")
         return {"what": what, "rule": _string(data, "rule", limits),

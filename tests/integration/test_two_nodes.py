@@ -17,9 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from engine.flow.signing import sign
 from engine.runtime.embedded import EmbeddedRedis, free_port
-from tests.conftest import ORIGIN, SECRET, SEED_RULES, Engine
+from tests.conftest import ORIGIN, SECRET, SEED_RULES, Engine, signed
 from tests.engine.client import Visitor
 
 TOKEN = "two-node-admin-token"
@@ -76,10 +75,8 @@ def engine(url: str) -> Engine:
 
 def post(url: str, events: list[dict[str, object]]) -> httpx.Response:
     body = json.dumps({"events": events}).encode()
-    stamp = str(int(time.time()))
     return httpx.post(f"{url}/v1/sites/demo-shop/events", content=body, timeout=10,
-                      headers={"X-Ondo-Timestamp": stamp,
-                               "X-Ondo-Signature": sign(SECRET, stamp, body)})
+                      headers=signed(body))
 
 
 def test_an_upload_to_one_node_is_live_on_the_other_within_a_second(nodes: list[str]) -> None:

@@ -3,7 +3,6 @@ follow the site's own session timeout, and each visit keeps where it came from."
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -12,8 +11,7 @@ from engine.delivery.policy import holdout_share
 from engine.flow.identity import sign_member
 from engine.runtime.clock import ManualClock
 from engine.runtime.config import Config
-from engine.store.redis import RedisStore
-from tests.conftest import SECRET, run_engine, site_config
+from tests.conftest import SECRET, on_store, run_engine, site_config
 from tests.engine.client import Visitor
 
 SHOP = "https://shop.example.com"
@@ -22,14 +20,7 @@ NAVER_AD = f"{SHOP}/?n_media=27758&n_query=%EA%B0%80%EB%B0%A9"
 
 
 def stored(redis_url: str, visitor: str) -> dict[str, Any]:
-    async def go() -> dict[str, Any]:
-        store = RedisStore(redis_url)
-        try:
-            return await store.profile("demo-shop", visitor)
-        finally:
-            await store.close()
-
-    return asyncio.run(go())
+    return on_store(redis_url, lambda store: store.profile("demo-shop", visitor))
 
 
 def test_visits_follow_the_sites_session_timeout_and_keep_their_source(redis_url: str) -> None:

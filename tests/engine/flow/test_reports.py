@@ -4,15 +4,13 @@ engine sent to that visitor, once each: nobody can write statistics, caps or
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 
 import httpx
 
 from engine.runtime.metrics import Metrics
-from engine.store.redis import RedisStore
-from tests.conftest import ORIGIN, Engine
+from tests.conftest import ORIGIN, Engine, on_store
 from tests.engine.client import Visitor
 
 SHOP = "https://shop.example.com"
@@ -35,15 +33,8 @@ def report(v: Visitor, action: dict[str, object], what: str, rule: object = None
 
 
 def stats(redis_url: str) -> dict[str, int]:
-    async def read() -> dict[str, int]:
-        store = RedisStore(redis_url)
-        try:
-            return await store.stats("demo-shop", DAY)
-        finally:
-            await store.close()
-
     time.sleep(1.3)  # the counters are written once a second
-    return asyncio.run(read())
+    return on_store(redis_url, lambda store: store.stats("demo-shop", DAY))
 
 
 def test_a_shown_report_counts_once_however_often_it_is_sent(engine: Engine,

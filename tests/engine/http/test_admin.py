@@ -13,10 +13,9 @@ import pytest
 import redis
 
 from engine.flow.identity import sign_member
-from engine.flow.signing import sign
 from engine.runtime.config import Config
 from rules.limits import MAX_FILE_BYTES
-from tests.conftest import SECRET, SEED_RULES, Engine, run_engine, site_config
+from tests.conftest import SECRET, SEED_RULES, Engine, run_engine, signed, site_config
 from tests.engine.client import Visitor
 
 TOKEN, OTHER_TOKEN = "admin-token-demo", "admin-token-other"
@@ -48,12 +47,11 @@ def api(engine: Engine, method: str, path: str, token: str | None = TOKEN,
 def post_events(engine: Engine, events: list[dict[str, object]], *, secret: str = SECRET,
                 timestamp: float | None = None, tamper: bool = False) -> httpx.Response:
     body = json.dumps({"events": events}).encode()
-    stamp = str(int(timestamp if timestamp is not None else time.time()))
-    signature = sign(secret, stamp, body)
+    headers = signed(body, secret, timestamp)
     if tamper:
         body = body.replace(b"1000", b"9000")
     return httpx.post(f"{engine.url}/v1/sites/demo-shop/events", content=body, timeout=10,
-                      headers={"X-Ondo-Timestamp": stamp, "X-Ondo-Signature": signature})
+                      headers=headers)
 
 
 NEW_RULES = SEED_RULES.read_text(encoding="utf-8").replace("회원가입 혜택", "가입하고 쿠폰 받기")

@@ -8,18 +8,16 @@ import contextlib
 import hashlib
 import json
 import socket
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from engine.flow.signing import sign
 from engine.runtime.config import Config
 from engine.wire.protocol import LIMITS
 from rules.limits import MAX_FILE_BYTES
-from tests.conftest import ORIGIN, SECRET, Engine, run_engine, site_config
+from tests.conftest import ORIGIN, Engine, run_engine, signed, site_config
 from tests.engine.client import Visitor
 from tests.engine.served import ORIGIN as SERVED_ORIGIN
 from tests.engine.served import Served
@@ -114,9 +112,8 @@ def test_json_nested_30000_deep_is_a_400(node: Engine, method: str, path: str,
 
 def test_signed_server_events_nested_deep_are_a_400(node: Engine) -> None:
     body = b'{"events": ' + nested(30_000) + b"}"
-    stamp = str(int(time.time()))
-    reply = httpx.post(f"{node.url}/v1/sites/demo-shop/events", content=body, headers={
-        "X-Ondo-Timestamp": stamp, "X-Ondo-Signature": sign(SECRET, stamp, body)})
+    reply = httpx.post(f"{node.url}/v1/sites/demo-shop/events", content=body,
+                       headers=signed(body))
     assert (reply.status_code, reply.json()["field"]) == (400, "body")
 
 

@@ -3,12 +3,9 @@ simulated days through the injected clock."""
 
 from __future__ import annotations
 
-import asyncio
-
 from engine.profile.localtime import local_time
 from engine.store.base import StoredEvent
-from engine.store.redis import RedisStore
-from tests.conftest import Engine
+from tests.conftest import Engine, on_store
 from tests.engine.client import Visitor
 
 HOUR, DAY = 3600.0, 86_400.0
@@ -68,13 +65,8 @@ def _purchase(redis_url: str, visitor: str, amount: int, now: float, order: str)
 
     local = local_time(now, ZoneInfo("Asia/Seoul"))
 
-    async def go() -> None:
-        store = RedisStore(redis_url)
-        await store.apply("demo-shop", visitor, StoredEvent.at(
-            f"order-{order}", "purchase", order, now, local, {"amount": amount}))
-        await store.close()
-
-    asyncio.run(go())
+    on_store(redis_url, lambda store: store.apply("demo-shop", visitor, StoredEvent.at(
+        f"order-{order}", "purchase", order, now, local, {"amount": amount})))
 
 
 def test_a_regular_with_a_3man_cart_gets_the_upsell(engine: Engine, redis_url: str) -> None:

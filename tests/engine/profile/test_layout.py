@@ -1,0 +1,33 @@
+"""The stored layout is one fact in three languages: the Python that reads the
+profile, the stores, and the Lua that writes it. Held together here."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from engine.profile.layout import BUCKETS, CAPS, DAYS, EVENT_IDS, PROFILE, window_sums
+from rules.catalogue import WINDOW_DAYS
+
+LUA = (Path(__file__).resolve().parents[3] / "engine" / "store" / "lua" / "event.lua"
+       ).read_text(encoding="utf-8")
+
+
+def test_the_lua_day_bucket_codes_and_their_order_are_the_layouts() -> None:
+    table = re.search(r"local METRIC = \{(.*?)\}", LUA)
+    assert table is not None
+    codes = dict(re.findall(r"(\w+) = (\d+)", table.group(1)))
+    assert [code for code, _ in sorted(codes.items(), key=lambda kv: int(kv[1]))] == \
+        list(BUCKETS.values())
+
+
+def test_the_lua_keys_are_the_layouts_in_order() -> None:
+    keys = re.findall(r"KEYS\[(\d)\]\s+ondo:\{SITE:VISITOR\}:(\w)", LUA)
+    assert [suffix for _, suffix in sorted(keys)] == [PROFILE, EVENT_IDS, DAYS, CAPS]
+
+
+def test_window_sums_are_read_window_by_window_metric_by_metric() -> None:
+    n = len(BUCKETS)
+    sums = window_sums(list(range(len(WINDOW_DAYS) * n)))
+    assert sums["visits_7d"] == 0 and sums["pageviews_7d"] == 1
+    assert sums["visits_30d"] == n and sums["purchase_total_90d"] == 3 * n - 1
