@@ -8,6 +8,8 @@ are sums over them.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from rules.catalogue import WINDOW_DAYS, WINDOWED_METRICS
 
 # Windowed metric -> its code in the day hash. Their order is the order of the
@@ -26,6 +28,16 @@ def visitor_key(site: str, visitor: str, suffix: str) -> str:
 
 def day_field(day: str, code: str) -> str:
     return f"{day}:{code}"
+
+
+def day_buckets(fields: Iterable[tuple[str, int]]) -> dict[str, dict[str, int]]:
+    """The day hash's fields ("YYYYMMDD:pv" -> n) as buckets, day -> {code: n},
+    every code present."""
+    buckets: dict[str, dict[str, int]] = {}
+    for name, n in fields:
+        day, _, code = name.partition(":")
+        buckets.setdefault(day, dict(EMPTY_BUCKET))[code] = int(n)
+    return buckets
 
 
 def window_sums(sums: list[int] | tuple[int, ...]) -> dict[str, int]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import hashlib
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -84,6 +85,7 @@ RULES_CHANNEL = "ondo:rules"
 PUSH_CHANNEL = "ondo:push"
 CHANNELS = (RULES_CHANNEL, PUSH_CHANNEL)
 
+log = logging.getLogger("ondo.store")
 RESYNC = 30.0  # seconds between two reads of the active versions by a follower
 
 OnMessage = Callable[[str, str], Awaitable[None]]
@@ -119,10 +121,22 @@ class Broker(Protocol):
     async def publish(self, channel: str, message: str) -> None: ...
 
     async def follow(self, on_message: OnMessage, on_subscribed: OnSubscribed,
-                     stop: asyncio.Event) -> None:
+                     stop: asyncio.Event, resync: float = RESYNC) -> None:
         """Deliver every message on ``CHANNELS`` until ``stop``; call
-        ``on_subscribed`` after every (re)subscribe and now and then, so a node
+        ``on_subscribed`` after every (re)subscribe and every ``resync`` seconds
+        (handlers run through ``handled``), so a node
         catches up with what was announced while it was away."""
+
+
+async def handled(call: Awaitable[None]) -> None:
+    """Run one message handler of a follower; whatever it raises is logged, and
+    the follower goes on."""
+    try:
+        await call
+    except StoreUnavailable as exc:
+        log.warning("pub/sub handler: storage unavailable (%s); will catch up", exc)
+    except Exception:
+        log.exception("pub/sub handler failed")
 
 
 class Store(Protocol):

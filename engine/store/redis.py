@@ -33,9 +33,9 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from engine.profile.layout import (
     CAPS,
     DAYS,
-    EMPTY_BUCKET,
     EVENT_IDS,
     PROFILE,
+    day_buckets,
     visitor_key,
     window_sums,
 )
@@ -50,6 +50,7 @@ from engine.store.base import (
     StoredEvent,
     StoreUnavailable,
     Version,
+    handled,
 )
 from engine.store.resp import NoScriptError, Pipe, ReplyError
 
@@ -243,11 +244,11 @@ class RedisBroker:
                     while not stop.is_set():
                         if time.monotonic() - synced >= resync:
                             synced = time.monotonic()
-                            await _safely(on_subscribed())
+                            await handled(on_subscribed())
                         message = await pubsub.get_message(ignore_subscribe_messages=True,
                                                            timeout=0.5)
                         if message is not None:
-                            await _safely(on_message(_text(message["channel"]),
+                            await handled(on_message(_text(message["channel"]),
                                                      _text(message["data"])))
             except (RedisError, OSError) as exc:
                 log.warning("pub/sub lost (%s); retrying", exc)
@@ -257,15 +258,6 @@ class RedisBroker:
                 await client.aclose()
 
 
-async def _safely(call: Any) -> None:
-    """Run one handler; whatever it raises is logged, and the follower goes on."""
-    try:
-        await call
-    except StoreUnavailable as exc:
-        log.warning("pub/sub handler: storage unavailable (%s); will catch up", exc)
-    except Exception:
-        log.exception("pub/sub handler failed")
-
 
 def decode_profile(blob: bytes | str | None, days: Sequence[Any] = (),
                    caps: Sequence[Any] = ()) -> dict[str, Any]:
@@ -274,12 +266,7 @@ def decode_profile(blob: bytes | str | None, days: Sequence[Any] = (),
     empty table as an empty array, so empty maps may come back as lists."""
     data: Any = msgpack.unpackb(blob, raw=False, strict_map_key=False) if blob else {}
     profile: dict[str, Any] = data if isinstance(data, dict) else {}
-    buckets: dict[str, dict[str, int]] = {}
-    for i in range(0, len(days), 2):
-        field = days[i].decode() if isinstance(days[i], bytes) else days[i]
-        day, _, name = field.partition(":")
-        buckets.setdefault(day, dict(EMPTY_BUCKET))[name] = int(days[i + 1])
-    profile["days"] = buckets
+    profile["days"] = day_buckets(zip(map(_text, days[::2]), days[1::2], strict=True))
     profile["caps"] = StoredCaps(caps)
     return profile
 

@@ -1,106 +1,147 @@
-"""Per-rule daily counters, written to a real Redis: what each rule matched,
-what became of it, what the widget reported; nothing lost to an outage."""
+"""Per-rule daily counters, written to the store (the Lua store on a real
+Redis, and the in-memory store): what each rule matched, what became of it,
+what the widget reported; nothing lost to an outage."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Coroutine
+import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Protocol
+
+import pytest
 
 from engine.delivery.counters import Counters
 from engine.delivery.policy import Decision, Reason
 from engine.runtime.embedded import EmbeddedRedis
 from engine.runtime.metrics import Metrics
+from engine.store.base import Store
+from engine.store.memory import MemoryStore
 from engine.store.redis import RedisStore
+from tests.engine.store.stores import STORES, Run, event_loop, open_store
 
 DAY = "20261118"
-T = TypeVar("T")
+
+
+@pytest.fixture
+def run() -> Iterator[Run]:
+    with event_loop() as run:
+        yield run
+
+
+@pytest.fixture(params=STORES)
+def store(request: pytest.FixtureRequest, run: Run) -> Iterator[Store]:
+    store = open_store(request.param, request)
+    yield store
+    run(store.close())
 
 
 def decision(*outcomes: tuple[str, Reason]) -> Decision:
     return Decision([rule for rule, _ in outcomes], [reason for _, reason in outcomes])
 
 
-def test_outcomes_and_reports_land_in_the_days_hash(redis_url: str) -> None:
-    async def go() -> dict[str, int]:
-        store = RedisStore(redis_url)
-        counters = Counters(store)
-        for _ in range(3):
-            counters.decided("shop", DAY, decision(("welcome", Reason.SHOWN),
-                                                   ("upsell", Reason.LOST_TO)))
-        counters.decided("shop", DAY, decision(("upsell", Reason.CAPPED)))
-        counters.add("shop", DAY, {"welcome|shown": 2, "welcome|clicked": 1})
-        await counters.flush()
-        stats = await store.stats("shop", DAY)
-        await store.close()
-        return stats
-
-    assert run(go()) == {
+def test_outcomes_and_reports_land_in_the_days_hash(store: Store, run: Run) -> None:
+    counters = Counters(store)
+    for _ in range(3):
+        counters.decided("shop", DAY, decision(("welcome", Reason.SHOWN),
+                                               ("upsell", Reason.LOST_TO)))
+    counters.decided("shop", DAY, decision(("upsell", Reason.CAPPED)))
+    counters.add("shop", DAY, {"welcome|shown": 2, "welcome|clicked": 1})
+    run(counters.flush())
+    assert run(store.stats("shop", DAY)) == {
         "welcome|matched": 3, "welcome|sent": 3, "welcome|shown": 2, "welcome|clicked": 1,
         "upsell|matched": 4, "upsell|lost_to": 3, "upsell|capped": 1}
+    assert run(store.stats("shop", "20261119")) == run(store.stats("other", DAY)) == {}
 
 
-def test_totals_since_start_are_on_metrics(redis_url: str) -> None:
-    async def go() -> Counters:
-        store = RedisStore(redis_url)
-        counters = Counters(store)
-        counters.decided("shop", DAY, decision(("welcome", Reason.SHOWN),
-                                               ("upsell", Reason.HELD_OUT)))
-        counters.add("shop", DAY, {"welcome|closed": 1})
-        await counters.flush()
-        await store.close()
-        return counters
+def test_counts_add_up_across_flushes_and_nodes(store: Store, run: Run) -> None:
+    for node in (Counters(store), Counters(store)):
+        node.add("shop", DAY, {"welcome|shown": 2})
+        run(node.flush())
+    assert run(store.stats("shop", DAY)) == {"welcome|shown": 4}
 
-    text = Metrics().render(run(go()).totals)
+
+def test_totals_since_start_are_on_metrics(store: Store, run: Run) -> None:
+    counters = Counters(store)
+    counters.decided("shop", DAY, decision(("welcome", Reason.SHOWN),
+                                           ("upsell", Reason.HELD_OUT)))
+    counters.add("shop", DAY, {"welcome|closed": 1})
+    run(counters.flush())
+    text = Metrics().render(counters.totals)
     assert 'ondo_rule_matched_total{site="shop",rule="upsell"} 1' in text
     assert 'ondo_rule_outcomes_total{site="shop",rule="welcome",outcome="sent"} 1' in text
     assert 'ondo_rule_outcomes_total{site="shop",rule="upsell",outcome="held_out"} 1' in text
     assert 'ondo_rule_reports_total{site="shop",rule="welcome",what="closed"} 1' in text
 
 
-def test_counts_wait_out_an_outage_and_are_written_once(tmp_path: Path) -> None:
-    server = EmbeddedRedis(tmp_path / "redis", persist=True).start()
-
-    async def go() -> tuple[dict[str, int], int]:
-        store = RedisStore(server.url)
-        counters = Counters(store)
-        counters.decided("shop", DAY, decision(("welcome", Reason.SHOWN)))
-        server.stop()
-        await counters.flush()  # kept
-        counters.decided("shop", DAY, decision(("welcome", Reason.SHOWN)))
-        await counters.flush()  # kept, with the new one
-        server.start()
-        await asyncio.sleep(0.2)  # past the connection's retry pause
-        await counters.flush()
-        await counters.flush()  # nothing left: no double write
-        stats = await store.stats("shop", DAY)
-        await store.close()
-        return stats, counters.totals[("shop", "welcome|sent")]
-
-    try:
-        stats, total = run(go())
-    finally:
-        server.stop()
-    assert stats == {"welcome|matched": 2, "welcome|sent": 2}
-    assert total == 2
-
-
-def run(coroutine: Coroutine[Any, Any, T]) -> T:
-    return asyncio.run(coroutine)
-
-
-def test_a_flush_of_thousands_of_rules_lands_whole(redis_url: str) -> None:
-    async def go() -> dict[str, int]:
-        store = RedisStore(redis_url)
-        counters = Counters(store)
-        counters.decided("shop", DAY, decision(*((f"r{n}", Reason.FATIGUED)
-                                                  for n in range(1200))))
-        await counters.flush()
-        stats = await store.stats("shop", DAY)
-        await store.close()
-        return stats
-
-    stats = run(go())
+def test_a_flush_of_thousands_of_rules_lands_whole(store: Store, run: Run) -> None:
+    counters = Counters(store)
+    counters.decided("shop", DAY, decision(*((f"r{n}", Reason.FATIGUED) for n in range(1200))))
+    run(counters.flush())
+    stats = run(store.stats("shop", DAY))
     assert len(stats) == 2400
     assert stats["r1199|fatigued"] == stats["r0|matched"] == 1
+
+
+class Outage(Protocol):
+    store: Store
+
+    def begin(self) -> None: ...
+
+    def end(self) -> None: ...
+
+
+class RedisOutage:
+    """A Redis of the test's own, stopped and started again."""
+
+    def __init__(self, server: EmbeddedRedis) -> None:
+        self.server = server
+        self.store: Store = RedisStore(server.url)
+
+    def begin(self) -> None:
+        self.server.stop()
+
+    def end(self) -> None:
+        self.server.start()
+        time.sleep(0.2)  # past the connection's retry pause (engine/store/resp.py)
+
+
+class MemoryOutage:
+    def __init__(self) -> None:
+        self.memory = MemoryStore()
+        self.store: Store = self.memory
+
+    def begin(self) -> None:
+        self.memory.down = True
+
+    def end(self) -> None:
+        self.memory.down = False
+
+
+@pytest.fixture(params=STORES)
+def outage(request: pytest.FixtureRequest, tmp_path: Path, run: Run) -> Iterator[Outage]:
+    if request.param == "memory":
+        yield MemoryOutage()
+        return
+    server = EmbeddedRedis(tmp_path / "redis", persist=True).start()
+    try:
+        down = RedisOutage(server)
+        yield down
+        run(down.store.close())
+    finally:
+        server.stop()
+
+
+def test_counts_wait_out_an_outage_and_are_written_once(outage: Outage, run: Run) -> None:
+    counters = Counters(outage.store)
+    counters.decided("shop", DAY, decision(("welcome", Reason.SHOWN)))
+    outage.begin()
+    run(counters.flush())  # kept
+    counters.decided("shop", DAY, decision(("welcome", Reason.SHOWN)))
+    run(counters.flush())  # kept, with the new one
+    outage.end()
+    run(counters.flush())
+    run(counters.flush())  # nothing left: no double write
+    assert run(outage.store.stats("shop", DAY)) == {"welcome|matched": 2, "welcome|sent": 2}
+    assert counters.totals[("shop", "welcome|sent")] == 2
+    assert outage.store.errors == 2

@@ -1,5 +1,6 @@
-"""Rule versions across nodes: a node that missed an announcement (its
-subscription was down when the version went live) catches up by itself."""
+"""Rule versions (contract): saved once, activated only when stored, listed
+newest first. And across nodes on Redis: a node that missed an announcement
+(its subscription was down when the version went live) catches up by itself."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ import time
 
 import redis
 
-from engine.store.base import source_version
+from engine.store.base import Store, Version, source_version
 from engine.store.redis import RedisStore
 from tests.conftest import SEED_RULES, Engine
 from tests.engine.client import Visitor
+from tests.engine.store.stores import T0, Run
 
 NEW_RULES = SEED_RULES.read_text(encoding="utf-8").replace("회원가입 혜택", "놓친 공지")
 
@@ -47,3 +49,38 @@ def test_a_missed_announcement_is_caught_up_after_resubscribing(engine: Engine,
         assert time.monotonic() < deadline, "the node still serves the old version"
         n += 1
         time.sleep(0.2)
+
+
+# -- the contract, on both stores ------------------------------------------------
+
+def test_a_version_is_saved_once_and_keeps_its_first_note(store: Store, run: Run) -> None:
+    versions = store.versions
+    assert run(versions.save("shop", "v1", "rules: []", "first", 3, T0)) is True
+    assert run(versions.save("shop", "v1", "rules: []", "again", 3, T0 + 1)) is False
+    assert run(versions.source("shop", "v1")) == "rules: []"
+    assert run(versions.list("shop")) == [Version("v1", "first", T0, 3, active=False)]
+
+
+def test_only_a_stored_version_goes_live_and_each_site_has_its_own(store: Store,
+                                                                   run: Run) -> None:
+    versions = store.versions
+    assert run(versions.activate("shop", "v1")) is False
+    assert run(versions.active("shop")) is None
+    run(versions.save("shop", "v1", "rules: []", "", 0, T0))
+    assert run(versions.activate("shop", "v1")) is True
+    assert run(versions.active("shop")) == "v1"
+    assert run(versions.active("other")) is None
+    assert run(versions.source("other", "v1")) is None
+    assert run(versions.activate("other", "v1")) is False
+
+
+def test_the_list_is_the_newest_hundred_with_the_active_one_marked(store: Store,
+                                                                   run: Run) -> None:
+    versions = store.versions
+    for n in range(105):
+        run(versions.save("shop", f"v{n:03}", f"# {n}", f"note {n}", n, T0 + n))
+    run(versions.activate("shop", "v100"))
+    listed = run(versions.list("shop"))
+    assert [v.version for v in listed] == [f"v{n:03}" for n in range(104, 4, -1)]
+    assert [v.version for v in listed if v.active] == ["v100"]
+    assert listed[0] == Version("v104", "note 104", T0 + 104, 104, active=False)

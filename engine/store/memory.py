@@ -1,0 +1,265 @@
+"""The in-process store: the twin of engine/store/redis.py for fast tests of
+the pipeline and the counters, held to the same contract tests
+(tests/engine/store). Integration tests still run on Redis.
+
+Each event goes through engine/store/event.py, the Python twin of
+lua/event.lua. Keys expire as Redis would expire them, on the store's clock
+``now``: the latest ``now`` of the events it applied (tests drive a simulated
+clock; a test may also move ``now`` itself). ``down = True`` simulates an
+outage: every call raises ``StoreUnavailable`` and counts in ``errors``.
+
+One MemoryStore may be shared by several engines in one process, on one
+event loop or several (each served from its own thread, as in the tests): a
+lock keeps each call whole, and the broker delivers to every follower of the
+store on the follower's own loop, as nodes on one Redis hear each other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.store.base import (
+    CHANNELS,
+    RESYNC,
+    RULES_CHANNEL,
+    Applied,
+    OnMessage,
+    OnSubscribed,
+    Result,
+    StoredEvent,
+    StoreUnavailable,
+    Version,
+    handled,
+)
+from engine.store.event import VisitorState, apply_event, stored_profile
+
+log = logging.getLogger("ondo.store")
+RETRY = 0.1  # seconds before a follower notices an outage, or its end
+
+
+@dataclass(slots=True)
+class _Keys:
+    """One visitor's keys and when they expire on the store's clock: the
+    profile, day buckets and caps together (every new event sets all three
+    TTLs), the event ids apart (the dedupe window)."""
+
+    state: VisitorState = field(default_factory=VisitorState)
+    until: float = math.inf
+    ids_until: float = math.inf
+
+
+class MemoryStore:
+    def __init__(self, *, profile_ttl: float = 400 * 86_400.0,
+                 dedupe_ttl: float = 86_400.0) -> None:
+        # Whole seconds, as RedisStore sends them to EXPIRE.
+        self.profile_ttl = int(profile_ttl)
+        self.dedupe_ttl = int(dedupe_ttl)
+        self.errors = 0
+        self.down = False
+        self.now = 0.0
+        self.lock = threading.Lock()  # one call at a time, whichever thread makes it
+        self._visitors: dict[tuple[str, str], _Keys] = {}
+        self._stats: dict[tuple[str, str], dict[str, int]] = {}
+        self.versions = MemoryVersions(self)
+        self.broker = MemoryBroker(self)
+
+    @contextlib.contextmanager
+    def reaching(self) -> Iterator[None]:
+        """Around every call: an outage raises StoreUnavailable, counted; the
+        call holds the lock (it never awaits inside)."""
+        with self.lock:
+            if self.down:
+                self.errors += 1
+                raise StoreUnavailable("the memory store is down")
+            yield
+
+    async def apply(self, site: str, visitor: str, event: StoredEvent) -> Result:
+        with self.reaching():
+            self.now = max(self.now, event.now)
+            keys = self._keys(site, visitor) or _Keys()
+            result = apply_event(keys.state, event)
+            if result.status is Applied.NEW:
+                # SET ... EX, EXPIRE: every new event restarts both clocks.
+                keys.until = self.now + self.profile_ttl
+                keys.ids_until = self.now + self.dedupe_ttl
+                self._visitors[(site, visitor)] = keys
+            return result
+
+    def _keys(self, site: str, visitor: str) -> _Keys | None:
+        """The visitor's keys left at ``now``: expired ones are gone."""
+        keys = self._visitors.get((site, visitor))
+        if keys is None:
+            return None
+        if self.now >= keys.until:
+            ids = keys.state.ids
+            keys.state, keys.until = VisitorState(ids=ids), math.inf
+        if self.now >= keys.ids_until:
+            keys.state.ids, keys.ids_until = {}, math.inf
+        state = keys.state
+        if state.profile is None and not (state.ids or state.days or state.caps):
+            del self._visitors[(site, visitor)]
+            return None
+        return keys
+
+    async def profile(self, site: str, visitor: str) -> dict[str, Any]:
+        with self.reaching():
+            keys = self._keys(site, visitor)
+            return stored_profile(keys.state if keys else VisitorState())
+
+    async def count(self, site: str, day: str, counts: Mapping[str, int]) -> None:
+        if not counts:
+            return  # RedisStore sends nothing at all
+        with self.reaching():
+            # Counters are kept for the store's life: its clock is events' time,
+            # and no test outlives STATS_TTL (100 days) on one day's key.
+            stats = self._stats.setdefault((site, day), {})
+            for name, n in counts.items():
+                stats[name] = stats.get(name, 0) + int(n)
+
+    async def stats(self, site: str, day: str) -> dict[str, int]:
+        with self.reaching():
+            return dict(self._stats.get((site, day), {}))
+
+    async def ping(self) -> bool:
+        return not self.down
+
+    async def close(self) -> None:
+        pass
+
+
+@dataclass(frozen=True, slots=True)
+class _Saved:
+    source: str
+    note: str
+    created_at: float
+    rules: int
+
+
+class MemoryVersions:
+    def __init__(self, store: MemoryStore) -> None:
+        self.store = store
+        self._saved: dict[tuple[str, str], _Saved] = {}
+        self._newest_first: dict[str, list[str]] = {}
+        self._active: dict[str, str] = {}
+
+    async def save(self, site: str, version: str, source: str, note: str, rules: int,
+                   now: float) -> bool:
+        with self.store.reaching():
+            if (site, version) in self._saved:
+                return False  # the same text again: its first note stays
+            self._saved[(site, version)] = _Saved(source, note, float(now), int(rules))
+            self._newest_first.setdefault(site, []).insert(0, version)
+            return True
+
+    async def activate(self, site: str, version: str) -> bool:
+        with self.store.reaching():
+            if (site, version) not in self._saved:
+                return False
+            self._active[site] = version
+            self.store.broker.deliver(RULES_CHANNEL, f"{site} {version}")
+            return True
+
+    async def active(self, site: str) -> str | None:
+        with self.store.reaching():
+            return self._active.get(site)
+
+    async def source(self, site: str, version: str) -> str | None:
+        with self.store.reaching():
+            saved = self._saved.get((site, version))
+            return None if saved is None else saved.source
+
+    async def list(self, site: str) -> list[Version]:
+        with self.store.reaching():
+            active = self._active.get(site)
+            out = []
+            for version in self._newest_first.get(site, [])[:100]:
+                saved = self._saved[(site, version)]
+                out.append(Version(version, saved.note, saved.created_at, saved.rules,
+                                   version == active))
+            return out
+
+
+class _Inbox:
+    """One follower's subscription: messages wait here for its own loop."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.queue: asyncio.Queue[tuple[str, str] | None] = asyncio.Queue()
+
+    def put(self, item: tuple[str, str] | None) -> None:
+        """From any thread; None only wakes the follower."""
+        self.loop.call_soon_threadsafe(self.queue.put_nowait, item)
+
+    async def get(self, timeout: float) -> tuple[str, str] | None:
+        try:
+            return await asyncio.wait_for(self.queue.get(), timeout=max(timeout, 0.0))
+        except TimeoutError:
+            return None
+
+
+class MemoryBroker:
+    """Publish/subscribe between the followers of one MemoryStore."""
+
+    def __init__(self, store: MemoryStore) -> None:
+        self.store = store
+        self._inboxes: list[_Inbox] = []
+
+    @property
+    def followers(self) -> int:
+        """How many followers are subscribed now (tests wait on it)."""
+        with self.store.lock:
+            return len(self._inboxes)
+
+    async def publish(self, channel: str, message: str) -> None:
+        with self.store.reaching():
+            self.deliver(channel, message)
+
+    def deliver(self, channel: str, message: str) -> None:
+        """To every follower subscribed now (the caller holds the store's lock)."""
+        if channel not in CHANNELS:
+            return  # a channel nobody follows
+        for inbox in self._inboxes:
+            with contextlib.suppress(RuntimeError):  # its loop is closed: it is gone
+                inbox.put((channel, message))
+
+    async def follow(self, on_message: OnMessage, on_subscribed: OnSubscribed,
+                     stop: asyncio.Event, resync: float = RESYNC) -> None:
+        while not stop.is_set():
+            if self.store.down:  # nothing to subscribe to: try again later
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=RETRY)
+                continue
+            await self._subscription(on_message, on_subscribed, stop, resync)
+
+    async def _subscription(self, on_message: OnMessage, on_subscribed: OnSubscribed,
+                            stop: asyncio.Event, resync: float) -> None:
+        """One subscription: until ``stop``, or until the store goes down."""
+        inbox = _Inbox()
+        with self.store.lock:
+            self._inboxes.append(inbox)
+        stopping = asyncio.ensure_future(stop.wait())
+        stopping.add_done_callback(lambda _: inbox.put(None))  # return at once
+        try:
+            synced = -math.inf
+            while not stop.is_set() and not self.store.down:
+                if time.monotonic() - synced >= resync:
+                    synced = time.monotonic()
+                    await handled(on_subscribed())
+                # Woken by a message, by stop, for the next resync, or to look
+                # at ``down`` again (an outage ends a subscription, as in Redis).
+                wait = min(RETRY, synced + resync - time.monotonic())
+                message = await inbox.get(timeout=wait)
+                if message is not None:
+                    await handled(on_message(*message))
+        finally:
+            stopping.cancel()
+            with self.store.lock:
+                self._inboxes.remove(inbox)
