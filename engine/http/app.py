@@ -23,7 +23,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
-import rules
 from engine.delivery.counters import Counters
 from engine.flow.pipeline import Pipeline
 from engine.http import admin, demo, server_api
@@ -31,37 +30,23 @@ from engine.http.beacon import beacon
 from engine.http.bodies import RequestError, request_error
 from engine.http.gateway import serve_socket
 from engine.http.services import Services, services
-from engine.matcher import MatcherLike, implementation, matcher_class
+from engine.matcher import implementation, matcher_class
 from engine.runtime.clock import Clock, SystemClock
 from engine.runtime.config import Config
 from engine.runtime.logs import quiet_websocket_errors
 from engine.runtime.metrics import Metrics
-from engine.runtime.site import ActiveRules, LiveSite
+from engine.runtime.site import load_sites
 from engine.store.base import (
     PUSH_CHANNEL,
     RULES_CHANNEL,
     Store,
     StoreUnavailable,
-    source_version,
 )
 from engine.store.redis import RedisStore
 from engine.wire.protocol import BEACON_PATH, WS_PATH, CloseCode
 from engine.wire.rates import ConnectLimiter
 
 WIDGET = Path(__file__).parents[1] / "static" / "widget.js"  # built by widgets/ (esbuild)
-
-
-def load_sites(config: Config, cls: type[MatcherLike]) -> dict[str, LiveSite]:
-    sites = {}
-    for site_id, site in config.sites.items():
-        active = None
-        if site.rules:
-            source = Path(site.rules).read_text(encoding="utf-8")
-            # RuleFileError stops start-up, with positions.
-            ruleset = rules.load(source, name=site.rules)
-            active = ActiveRules.build(ruleset, cls, source_version(source))
-        sites[site_id] = LiveSite(site, active)
-    return sites
 
 
 def create_app(config: Config, redis_url: str | None = None, *, clock: Clock | None = None,

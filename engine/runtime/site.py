@@ -4,13 +4,15 @@ compiled once and swapped atomically (one reference assignment)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import rules
 from engine.delivery.policy import Policy
 from engine.matcher import MatcherLike
 from engine.profile.localtime import Calendar
-from engine.runtime.config import SiteConfig
+from engine.runtime.config import Config, SiteConfig
+from engine.store.base import source_version
 from engine.wire.action_ids import action_key
 from rules.catalogue import CATALOGUE, Scope
 from rules.ruleset import Rule, Ruleset, TemplateVar
@@ -62,3 +64,18 @@ class LiveSite:
             return
         ruleset = rules.load(source, name=f"{self.config.id}.yaml")
         self.swap(ActiveRules.build(ruleset, matcher_class, version))
+
+
+def load_sites(config: Config, cls: type[MatcherLike]) -> dict[str, LiveSite]:
+    """The configured sites, each with the rule file its config names (the
+    store's active version replaces it once read)."""
+    sites = {}
+    for site_id, site in config.sites.items():
+        active = None
+        if site.rules:
+            source = Path(site.rules).read_text(encoding="utf-8")
+            # RuleFileError stops start-up, with positions.
+            ruleset = rules.load(source, name=site.rules)
+            active = ActiveRules.build(ruleset, cls, source_version(source))
+        sites[site_id] = LiveSite(site, active)
+    return sites

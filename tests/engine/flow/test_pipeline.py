@@ -1,96 +1,160 @@
-"""One event's way through the engine, seen from the stored profile: visits
-follow the site's own session timeout, and each visit keeps where it came from."""
+"""The pipeline on its own, without a server, on both stores (the Lua store on
+a real Redis and its in-memory twin): every door's event takes the same road,
+and every decision is counted."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from pathlib import Path
+import asyncio
+import json
+from collections.abc import Iterator
 from typing import Any
 
-from engine.delivery.policy import holdout_share
+import pytest
+
+from engine.delivery.counters import Counters
+from engine.flow.derive import Visitor
 from engine.flow.identity import sign_member
-from engine.runtime.clock import ManualClock
+from engine.flow.pipeline import Pipeline
+from engine.flow.server_events import parse_event
+from engine.matcher import matcher_class
 from engine.runtime.config import Config
-from tests.conftest import SECRET, on_store, run_engine, site_config
-from tests.engine.client import Visitor
+from engine.runtime.metrics import Metrics
+from engine.runtime.site import LiveSite, load_sites
+from engine.store.base import PUSH_CHANNEL, Applied, Store, StoreUnavailable
+from engine.store.memory import MemoryStore
+from engine.wire import action_ids
+from engine.wire.frames import Event, FrameError, parse_frame
+from engine.wire.protocol import LIMITS
+from tests.conftest import SECRET, START, site_config
+from tests.engine.store.stores import Run
 
 SHOP = "https://shop.example.com"
-GOOGLE_AD = f"{SHOP}/?gclid=Cj0KCQiA"
-NAVER_AD = f"{SHOP}/?n_media=27758&n_query=%EA%B0%80%EB%B0%A9"
+DAY = "20261118"  # START in Seoul
 
 
-def stored(redis_url: str, visitor: str) -> dict[str, Any]:
-    return on_store(redis_url, lambda store: store.profile("demo-shop", visitor))
+class Shop:
+    """The demo site's pipeline on a store, and a way to send it events."""
+
+    def __init__(self, store: Store, run: Run) -> None:
+        config = Config(sites={"demo-shop": site_config()})
+        self.site: LiveSite = load_sites(config, matcher_class())["demo-shop"]
+        self.store, self.run = store, run
+        self.metrics = Metrics()
+        self.counters = Counters(store)
+        self.pipeline = Pipeline(store, self.metrics, self.counters)
+        self.now = START
+        self.n = 0
+
+    def event(self, visitor: Visitor, kind: str, data: dict[str, Any],
+              event_id: str | None = None) -> list[dict[str, Any]]:
+        self.n += 1
+        frame = parse_frame({"t": "event", "id": event_id or f"e{self.n}", "kind": kind,
+                             "data": data}, LIMITS)
+        assert isinstance(frame, Event)
+        return self.run(self.pipeline.handle(visitor, frame, self.now))
+
+    def page(self, visitor: Visitor, path: str = "/", event_id: str | None = None
+             ) -> list[dict[str, Any]]:
+        return self.event(visitor, "pageview", {"url": SHOP + path}, event_id)
+
+    def stats(self) -> dict[str, int]:
+        self.run(self.counters.flush())
+        return self.run(self.store.stats("demo-shop", DAY))
 
 
-def test_visits_follow_the_sites_session_timeout_and_keep_their_source(redis_url: str) -> None:
-    config = Config(sites={"demo-shop": site_config(session_timeout=10 * 60.0)})
-    with run_engine(config, redis_url) as engine:
-        v = Visitor(engine, "returner-0001")
-        v.page(GOOGLE_AD, referrer="https://www.google.com/")
-        engine.clock.advance(9 * 60)
-        v.page(NAVER_AD, referrer="https://search.naver.com/")  # same visit: an inner page
-        profile = stored(redis_url, "returner-0001")
-        assert (profile["visit_count"], profile["traffic_source"]) == (1, "google_ads")
-        assert profile["landing_url"] == GOOGLE_AD
-        engine.clock.advance(11 * 60)  # past this site's 10 minutes
-        v.page(NAVER_AD, referrer="https://search.naver.com/")
-        profile = stored(redis_url, "returner-0001")
-        assert (profile["visit_count"], profile["traffic_source"]) == (2, "naver_ads")
-        assert profile["landing_url"] == NAVER_AD
-        assert profile["device"] == "mobile"
-        v.close()
+@pytest.fixture
+def shop(store: Store, run: Run) -> Iterator[Shop]:
+    yield Shop(store, run)
 
 
-def test_a_new_connection_after_the_timeout_starts_a_visit_with_its_source(
-        redis_url: str) -> None:
-    config = Config(sites={"demo-shop": site_config()})
-    with run_engine(config, redis_url) as engine:
-        first = Visitor(engine, "returner-0002")
-        first.page(f"{SHOP}/")
-        first.close()
-        engine.clock.advance(31 * 60)
-        second = Visitor(engine, "returner-0002")
-        second.page(GOOGLE_AD, referrer="https://www.google.com/")
-        profile = stored(redis_url, "returner-0002")
-        assert (profile["visit_count"], profile["traffic_source"]) == (2, "google_ads")
-        second.close()
+def test_a_page_view_is_acked_once_stored_and_a_resend_has_no_effect(shop: Shop) -> None:
+    v = Visitor(shop.site, "visitor-0001")
+    assert shop.page(v, event_id="pv-1") == [{"t": "ack", "id": "pv-1"}]
+    assert shop.page(v, event_id="pv-1") == [{"t": "ack", "id": "pv-1"}]
+    assert shop.run(shop.store.profile("demo-shop", "visitor-0001"))["pageviews_total"] == 1
+    conflict = shop.page(v, "/other", event_id="pv-1")
+    assert conflict[0]["code"] == "id_conflict"
 
 
-def test_a_rule_files_timezone_is_the_zone_of_its_schedules(redis_url: str,
-                                                            tmp_path: Path) -> None:
-    at_0930_utc = datetime(2026, 11, 19, 9, 30, tzinfo=UTC).timestamp()  # 18:30 in Seoul
-    rules = ("site: demo-shop\n{zone}rules:\n  - id: morning-note\n"
-             "    do: {{widget: push_note, title: 좋은 아침, body: 오전 특가}}\n"
-             '    schedule: {{hours: "09:00-10:00"}}\n')
-    cases = [("timezone: UTC\n", "Asia/Seoul", True),  # the file's zone wins
-             ("", "UTC", True),  # no zone in the file: the site's
-             ("", "Asia/Seoul", False)]
-    for n, (zone, site_zone, shown) in enumerate(cases):
-        path = tmp_path / f"rules{n}.yaml"
-        path.write_text(rules.format(zone=zone), encoding="utf-8")
-        config = Config(sites={"demo-shop": site_config(path, timezone=site_zone)})
-        with run_engine(config, redis_url, clock=ManualClock(at_0930_utc)) as engine:
-            v = Visitor(engine, f"early-bird-{n:02}")
-            v.page(f"{SHOP}/")
-            assert bool(v.actions) is shown, (zone, site_zone)
+def test_the_fifth_page_shows_the_nudge_signed_for_this_visitor_and_counts_it(
+        shop: Shop) -> None:
+    v = Visitor(shop.site, "visitor-0002")
+    for n in range(4):
+        assert len(shop.page(v, f"/p{n}")) == 1  # the ack alone
+    ack, action = shop.page(v, "/p4")
+    assert (ack["t"], action["rule"]) == ("ack", "first-visit-signup-nudge")
+    assert action_ids.verify(shop.site.action_key, "visitor-0002", action["rule"], action["id"])
+    assert shop.stats() == {"first-visit-signup-nudge|matched": 1,
+                            "first-visit-signup-nudge|sent": 1}
 
 
-def test_the_holdout_draw_is_the_members_on_every_door(redis_url: str, tmp_path: Path) -> None:
-    rule = "member-thanks"
-    path = tmp_path / "holdout.yaml"
-    path.write_text(f"site: demo-shop\nrules:\n  - id: {rule}\n    on: [pageview, purchase]\n"
-                    "    if: is_member\n"
-                    "    do: {widget: push_note, title: 감사합니다, body: 단골 혜택}\n"
-                    '    holdout: "50%"\n', encoding="utf-8")
-    # A device the draw holds out, signed in as a member the draw treats.
-    device = next(d for d in (f"device-{n:05}" for n in range(1000))
-                  if holdout_share(d, rule) < 0.5)
-    member = next(m for m in (f"member-{n}" for n in range(1000))
-                  if holdout_share(f"m:{m}", rule) >= 0.5)
-    config = Config(sites={"demo-shop": site_config(path)})
-    with run_engine(config, redis_url) as engine:
-        v = Visitor(engine, device)
-        v.send("identify", {"member_id": member, "signature": sign_member(SECRET, member)})
-        v.page(f"{SHOP}/")
-        assert [a["rule"] for a in v.actions] == [rule]  # the member's draw, not the device's
+def test_reports_count_once_and_only_for_actions_sent(shop: Shop) -> None:
+    v = Visitor(shop.site, "visitor-0003")
+    for n in range(5):
+        frames = shop.page(v, f"/p{n}")
+    action = frames[-1]
+    report = {"action": action["id"], "rule": action["rule"], "what": "shown"}
+    assert shop.event(v, "report", report)[0]["t"] == "ack"
+    assert shop.event(v, "report", report)[0]["t"] == "ack"  # a resend under a new id
+    with pytest.raises(FrameError) as info:
+        shop.event(v, "report", {**report, "rule": "loyal-coupon"})
+    assert info.value.field == "data.action"
+    assert shop.stats()["first-visit-signup-nudge|shown"] == 1
+
+
+def test_a_forged_identify_leaves_the_visitor_anonymous(shop: Shop) -> None:
+    v = Visitor(shop.site, "visitor-0004")
+    assert shop.event(v, "identify", {"member_id": "kim", "signature": "0" * 64})[0]["t"] == \
+        "ack"
+    assert (v.key, shop.metrics.forged_identities) == ("visitor-0004", 1)
+    shop.event(v, "identify", {"member_id": "kim", "signature": sign_member(SECRET, "kim")})
+    assert v.key == "m:kim"
+
+
+def test_an_order_from_the_shops_server_pushes_and_counts_its_action(
+        shop: Shop, run: Run) -> None:
+    v = Visitor(shop.site, "buyer-00001")
+    for _ in range(10):  # ten visits: a regular
+        shop.page(v)
+        shop.now += 86_400
+    shop.now = START  # counted on the first day, for the stats below
+    pushed: list[tuple[str, str]] = []
+
+    async def listen(channel: str, data: str) -> None:
+        pushed.append((channel, data))
+
+    stop = asyncio.Event()
+
+    async def order() -> Applied:
+        follower = asyncio.ensure_future(shop.store.broker.follow(listen, _nothing, stop))
+        await asyncio.sleep(0.6)  # subscribed
+        status = await shop.pipeline.apply_server_event(shop.site, parse_event(
+            {"type": "purchase", "order_id": "A-1", "visitor_id": "buyer-00001",
+             "amount": 300_000}, 0), shop.now)
+        for _ in range(40):
+            if pushed:
+                break
+            await asyncio.sleep(0.05)
+        stop.set()
+        await follower
+        return status
+
+    assert run(order()) is Applied.NEW
+    ((channel, data),) = pushed
+    message = json.loads(data)
+    assert (channel, message["profile"], message["frames"][0]["rule"]) == (
+        PUSH_CHANNEL, "buyer-00001", "loyal-coupon")
+    assert shop.stats()["loyal-coupon|sent"] == 1  # a push is counted like any action
+
+
+async def _nothing() -> None:
+    return None
+
+
+def test_storage_down_is_an_exception_the_doors_answer(run: Run) -> None:
+    store = MemoryStore()
+    shop = Shop(store, run)
+    store.down = True
+    with pytest.raises(StoreUnavailable):
+        shop.page(Visitor(shop.site, "visitor-0005"))
+    assert store.errors == 1

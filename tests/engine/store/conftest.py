@@ -1,5 +1,6 @@
 """Every store test is a contract: it runs on the Lua store against a real
-Redis and on the in-memory store (tests/engine/store/stores.py)."""
+Redis and on the in-memory store (the ``store`` fixture of tests/engine/conftest.py,
+tests/engine/store/stores.py)."""
 
 from __future__ import annotations
 
@@ -8,20 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from engine.store.base import Store
-from tests.engine.store.stores import STORES, Driver, Run, another_node, event_loop, open_store
-
-
-@pytest.fixture
-def run() -> Iterator[Run]:
-    with event_loop() as run:
-        yield run
-
-
-@pytest.fixture(params=STORES)
-def store(request: pytest.FixtureRequest, run: Run) -> Iterator[Store]:
-    store = open_store(request.param, request)
-    yield store
-    run(store.close())
+from tests.engine.store.stores import Driver, Run, another_node
 
 
 @pytest.fixture
