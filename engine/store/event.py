@@ -11,6 +11,7 @@ whole number) raises here before anything is stored.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +31,7 @@ MERGED_COUNTS = ("visit_count", "pageviews_total", "purchase_count", "purchase_t
 ANONYMOUS_SESSION = ("visit_started", "session_pageviews", "prev_visit_last_seen",
                      *SESSION_FACTS, *PAGE_FACTS, "last_seen")
 TIMES_KEPT = 50  # a cap's recent show times
+_STORED_AT = re.compile(r"\|([0-9.e+-]+)$")  # the time in "digest|time"
 
 
 @dataclass(slots=True)
@@ -44,18 +46,27 @@ class VisitorState:
     caps: dict[str, Any] = field(default_factory=dict)
 
 
-def apply_event(state: VisitorState, event: StoredEvent) -> Result:
+def remembered(value: str, now: float, dedupe_ttl: float) -> bool:
+    """Whether a stored id ("digest|time") is inside the dedupe window; an id
+    stored without its time (by an older engine) counts as remembered."""
+    found = _STORED_AT.search(value)
+    return found is None or now - float(found.group(1)) <= dedupe_ttl
+
+
+def apply_event(state: VisitorState, event: StoredEvent, dedupe_ttl: float) -> Result:
     """Apply ``event`` once (lua/event.lua); ``state`` changes only when the
     result is ``Applied.NEW``, and never shares a container with the result."""
     seen = state.ids.get(event.id)
-    if seen is not None:
-        status = Applied.DUPLICATE if seen == event.digest else Applied.CONFLICT
+    if seen is not None and remembered(seen, event.now, dedupe_ttl):
+        digest = seen.split("|", 1)[0]
+        status = Applied.DUPLICATE if digest == event.digest else Applied.CONFLICT
         return _reply(state, status, event)
 
     # Worked on copies and stored at the end: a script error stores nothing.
     p: dict[str, Any] = _table(lua_value(state.profile)) or {}
     days = dict(state.days)
     caps = dict(state.caps)
+    ids = dict(state.ids)
     payload: dict[Any, Any] = _table(lua_value(dict(event.payload))) or {}
     kind, now, today = event.kind, float(event.now), event.day
     from_server = kind in FROM_SERVER
@@ -74,9 +85,12 @@ def apply_event(state: VisitorState, event: StoredEvent) -> Result:
         p["visit_started"] = now
         p["session_pageviews"] = 0
         count("v", 1)
-        # A new visit is the moment to drop day buckets past the longest window.
+        # A new visit is the moment to drop day buckets past the longest window,
+        # and the ids past the dedupe window.
         for day_code in [f for f in days if f[:8] < event.oldest_day]:
             del days[day_code]
+        ids = {i: v for i, v in ids.items()
+               if "|" in v and remembered(v, now, dedupe_ttl)}
         if _truthy(payload.get("traffic_source")):
             for name in SESSION_FACTS:
                 _assign(p, name, payload.get(name))
@@ -145,7 +159,8 @@ def apply_event(state: VisitorState, event: StoredEvent) -> Result:
 
     state.profile = lua_value(p)
     state.days, state.caps = days, caps
-    state.ids[event.id] = event.digest
+    ids[event.id] = f"{event.digest}|{event.now!r}"
+    state.ids = ids
     return _reply(state, Applied.NEW, event)
 
 

@@ -85,7 +85,7 @@ class MemoryStore:
         with self.reaching():
             self.now = max(self.now, event.now)
             keys = self._keys(site, visitor) or _Keys()
-            result = apply_event(keys.state, event)
+            result = apply_event(keys.state, event, self.dedupe_ttl)
             if result.status is Applied.NEW:
                 # SET ... EX, EXPIRE: every new event restarts both clocks.
                 keys.until = self.now + self.profile_ttl

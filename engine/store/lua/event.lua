@@ -3,7 +3,7 @@ Apply one visitor event to the stored profile, at most once. One call per
 event; every key shares the visitor's hash tag, so this touches one slot.
 
 KEYS[1]  ondo:{SITE:VISITOR}:p   the stored profile (a msgpack map, docs/storage.md)
-KEYS[2]  ondo:{SITE:VISITOR}:e   hash: event id -> content hash (dedupe window)
+KEYS[2]  ondo:{SITE:VISITOR}:e   hash: event id -> "content hash|time" (dedupe window)
 KEYS[3]  ondo:{SITE:VISITOR}:d   hash: "YYYYMMDD:v|pv|pc|pt" -> day bucket counts
 KEYS[4]  ondo:{SITE:VISITOR}:c   hash: rule id -> msgpack cap of that rule
 ARGV[1]  event id
@@ -61,9 +61,16 @@ local function reply(status, blob)
 end
 
 local blob = redis.call("GET", pkey)
+-- An id is remembered for the dedupe window from when it was stored (an id
+-- stored without its time, by an older engine, counts as remembered).
+local function remembered(value)
+  local at = string.match(value, "|([%d.e+-]+)$")
+  return at == nil or now - tonumber(at) <= dedupe_ttl
+end
+
 local seen = redis.call("HGET", ekey, id)
-if seen then
-  if seen == digest then
+if seen and remembered(seen) then
+  if string.match(seen, "^[^|]*") == digest then
     return reply("dup", blob)
   end
   return reply("conflict", blob)
@@ -99,10 +106,18 @@ if not from_server and (p.last_seen == nil or now - p.last_seen > timeout) then
   p.visit_started = now
   p.session_pageviews = 0
   count("v", 1)
-  -- A new visit is the moment to drop day buckets past the longest window.
+  -- A new visit is the moment to drop day buckets past the longest window,
+  -- and the ids past the dedupe window (the hash's TTL restarts with every
+  -- event, so a regular's would otherwise keep every id ever sent).
   local fields = redis.call("HKEYS", dkey)
   for _, field in ipairs(fields) do
     if string.sub(field, 1, 8) < oldest then redis.call("HDEL", dkey, field) end
+  end
+  local ids = redis.call("HGETALL", ekey)
+  for i = 1, #ids, 2 do
+    if not remembered(ids[i + 1]) or not string.find(ids[i + 1], "|", 1, true) then
+      redis.call("HDEL", ekey, ids[i])
+    end
   end
   if payload.traffic_source then
     for _, field in ipairs({"landing_url", "traffic_source", "utm_source", "utm_medium",
@@ -217,7 +232,7 @@ if not from_server then p.last_seen = now end
 
 blob = cmsgpack.pack(p)
 redis.call("SET", pkey, blob, "EX", ttl)
-redis.call("HSET", ekey, id, digest)
+redis.call("HSET", ekey, id, digest .. "|" .. ARGV[4])
 redis.call("EXPIRE", ekey, dedupe_ttl)
 redis.call("EXPIRE", dkey, ttl)
 redis.call("EXPIRE", ckey, ttl)

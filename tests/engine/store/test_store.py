@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 import redis
 
-from engine.profile.layout import flat_days
+from engine.profile.layout import EVENT_IDS, flat_days, visitor_key
 from engine.profile.localtime import day_key
-from engine.store.base import Applied
+from engine.store.base import Applied, Store
+from engine.store.memory import MemoryStore
 from engine.store.redis import RedisStore
 from tests.engine.store.stores import DAY, HOUR, MIN, SEOUL, T0, Driver, Run, pageview
 
@@ -319,15 +320,35 @@ def test_a_duplicate_changes_nothing_and_answers_the_stored_profile(driver: Driv
     assert driver.profile()["pageviews_total"] == 1
 
 
-def test_ids_are_kept_a_day_after_the_visitors_latest_event(driver: Driver) -> None:
+def test_an_id_is_remembered_for_a_day_from_when_it_was_stored(driver: Driver) -> None:
     driver.event("purchase", {"amount": 10}, event_id="o1")
     driver.advance(23 * HOUR)
-    driver.event("pageview", pageview())  # every new event starts the day again
-    driver.advance(23 * HOUR)
+    driver.event("pageview", pageview())  # the visitor's activity does not extend o1's day
     assert driver.event("purchase", {"amount": 10}, event_id="o1").status is Applied.DUPLICATE
-    driver.advance(25 * HOUR)
+    driver.advance(2 * HOUR)
     again = driver.event("purchase", {"amount": 10}, event_id="o1")
     assert (again.status, again.profile["purchase_count"]) == (Applied.NEW, 2)
+
+
+def test_a_regulars_old_ids_are_dropped_when_a_visit_starts(driver: Driver,
+                                                           store: Store) -> None:
+    for visit in range(5):  # a visit every 12 hours, ten page views each
+        for n in range(10):
+            driver.event("pageview", pageview(), event_id=f"v{visit}-{n}")
+        driver.advance(12 * HOUR)
+    # The last two visits' ids are within the day of the dedupe window; the
+    # hash's own time to live never ran out, yet the older ones are gone.
+    assert ids_kept(driver, store) == {f"v{visit}-{n}" for visit in (3, 4)
+                                       for n in range(10)} | {"last"}
+
+
+def ids_kept(driver: Driver, store: Store) -> set[str]:
+    driver.event("pageview", pageview(), event_id="last")  # starts a visit: prunes
+    if isinstance(store, RedisStore):
+        raw = driver.run(store.client.hkeys(visitor_key("s", "visitor-1", EVENT_IDS)))
+        return {key.decode() for key in raw}
+    assert isinstance(store, MemoryStore)
+    return set(store._visitors[("s", "visitor-1")].state.ids)
 
 
 def test_a_profile_is_forgotten_after_its_time_to_live(driver: Driver) -> None:
