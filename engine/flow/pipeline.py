@@ -30,7 +30,7 @@ from engine.runtime.site import ActiveRules, LiveSite
 from engine.store.base import PUSH_CHANNEL, Applied, Result, Store, StoredEvent, StoreUnavailable
 from engine.wire.action_ids import signed_frame
 from engine.wire.frames import Event
-from engine.wire.protocol import ErrorCode, EventKind, ServerFrame
+from engine.wire.protocol import ErrorCode, EventKind, Frame, ServerFrame
 
 log = logging.getLogger("ondo.pipeline")
 
@@ -76,7 +76,7 @@ def match(rules: ActiveRules, profile: Mapping[str, Any], triggers: tuple[str, .
     return sorted(found, key=lambda r: (-by_id[r].priority, by_id[r].index))
 
 
-def action_frames(decision: Decision) -> list[dict[str, Any]]:
+def action_frames(decision: Decision) -> list[Frame]:
     """The decision's action frames, each ``id`` still the action's nonce: sign
     it for the visitor it goes to (``engine.wire.action_ids.signed_frame``)."""
     return [{"t": ServerFrame.ACTION, "id": a.id, "rule": a.rule, "widget": a.widget,
@@ -104,7 +104,7 @@ class Pipeline:
         self.counters.decided(site.config.id, day, decision)
         return decision
 
-    async def handle(self, visitor: Visitor, event: Event, now: float) -> list[dict[str, Any]]:
+    async def handle(self, visitor: Visitor, event: Event, now: float) -> list[Frame]:
         """The frames to send back, ack first. Raises StoreUnavailable when the
         event could not be stored (the caller answers `unavailable`), and
         FrameError for an event that is well formed but not acceptable (a
@@ -134,7 +134,7 @@ class Pipeline:
         if result.status is Applied.CONFLICT:
             return [{"t": ServerFrame.ERROR, "code": ErrorCode.ID_CONFLICT, "id": event.id,
                      "message": "this event id was already used for other content"}]
-        frames: list[dict[str, Any]] = [{"t": ServerFrame.ACK, "id": event.id}]
+        frames: list[Frame] = [{"t": ServerFrame.ACK, "id": event.id}]
         if result.status is Applied.DUPLICATE:
             return frames
         visitor.open_until = now + config.session_timeout
@@ -197,7 +197,7 @@ class Pipeline:
         self.metrics.stage("event", time.perf_counter() - started)
         return result.status
 
-    async def push(self, site: str, profile_key: str, frames: list[dict[str, Any]]) -> None:
+    async def push(self, site: str, profile_key: str, frames: list[Frame]) -> None:
         """Send frames to every socket of a profile, on every node. Actions are
         at most once: a push lost to a storage outage is logged, not retried."""
         message = json.dumps({"site": site, "profile": profile_key, "frames": frames},

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from typing import Any
 
 from starlette.websockets import WebSocket
 
 from engine.flow.derive import Visitor
 from engine.wire.action_ids import signed_frame
 from engine.wire.frames import encode
-from engine.wire.protocol import CloseCode, Limits, ServerFrame
+from engine.wire.protocol import CloseCode, Frame, Limits, ServerFrame
 
 
 class SlowConsumer(Exception):
@@ -34,10 +33,10 @@ class Connection:
         self.overflowed = False
         # A deque and one future, not an asyncio.Queue: two frames go out per
         # event, and the Queue's bookkeeping cost more than the frames.
-        self._frames: collections.deque[dict[str, Any] | None] = collections.deque()
+        self._frames: collections.deque[Frame | None] = collections.deque()
         self._wake: asyncio.Future[None] | None = None
 
-    def send(self, frame: dict[str, Any]) -> None:
+    def send(self, frame: Frame) -> None:
         if len(self._frames) >= self.limit:
             raise SlowConsumer
         self._queue(frame)
@@ -46,7 +45,7 @@ class Connection:
         """Let the writer send what it has, then stop."""
         self._queue(None)
 
-    def _queue(self, frame: dict[str, Any] | None) -> None:
+    def _queue(self, frame: Frame | None) -> None:
         self._frames.append(frame)
         wake = self._wake
         if wake is not None and not wake.done():
@@ -90,7 +89,7 @@ class Registry:
                     del self._by_key[key]
         conn.keys.clear()
 
-    def push(self, site: str, key: str, frames: list[dict[str, Any]]) -> int:
+    def push(self, site: str, key: str, frames: list[Frame]) -> int:
         """Queue frames on every local socket of that profile, each action
         signed for that socket's visitor; how many sockets got them."""
         sent = 0

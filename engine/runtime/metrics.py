@@ -8,10 +8,9 @@ import os
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from engine.delivery.counters import OUTCOMES
-from engine.wire.protocol import ServerFrame
+from engine.wire.protocol import Frame, ServerFrame
 
 
 def label(value: object) -> str:
@@ -45,7 +44,7 @@ class Metrics:
     forged_identities: int = 0
     matcher: str = "cython"
 
-    def sent(self, frames: list[dict[str, Any]]) -> None:
+    def sent(self, frames: list[Frame]) -> None:
         """Count the error frames among frames answered to a client."""
         for frame in frames:
             if frame.get("t") == ServerFrame.ERROR:

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import Any
+
+from engine.wire.protocol import Frame
 
 NONCE_BYTES = 6
 MAC_BYTES = 10
@@ -50,6 +51,6 @@ def verify(key: bytes, recipient: str, rule: str, action_id: str) -> bool:
     return hmac.compare_digest(_mac(key, recipient, rule, action_nonce), mac)
 
 
-def signed_frame(frame: dict[str, Any], key: bytes, recipient: str) -> dict[str, Any]:
+def signed_frame(frame: Frame, key: bytes, recipient: str) -> Frame:
     """An action frame whose ``id`` is a nonce, with the id signed for ``recipient``."""
     return {**frame, "id": sign(key, recipient, frame["rule"], frame["id"])}

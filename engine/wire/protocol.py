@@ -18,7 +18,7 @@ import json
 import re
 import sys
 from dataclasses import asdict, dataclass
-from typing import TypeGuard
+from typing import Any, TypeAlias, TypeGuard
 
 VERSION = 1
 SUBPROTOCOL_JSON = "ondo.v1"
@@ -35,6 +35,9 @@ _VISITOR_ID = re.compile(VISITOR_ID)
 
 def valid_visitor_id(value: object) -> TypeGuard[str]:
     return isinstance(value, str) and _VISITOR_ID.fullmatch(value) is not None
+
+
+Frame: TypeAlias = dict[str, Any]  # one frame as its JSON object, either way
 
 
 class ClientFrame(enum.StrEnum):

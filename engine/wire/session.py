@@ -18,10 +18,9 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 from engine.wire.frames import Event, FrameError, Hello, decode, parse_frame
-from engine.wire.protocol import VERSION, CloseCode, ErrorCode, Limits, ServerFrame
+from engine.wire.protocol import VERSION, CloseCode, ErrorCode, Frame, Limits, ServerFrame
 from engine.wire.rates import Clock, TokenBucket
 
 
@@ -30,7 +29,7 @@ class Step:
     """What to do after one message: send ``frames`` in order, hand ``event``
     to the pipeline, close with ``close``."""
 
-    frames: list[dict[str, Any]] = field(default_factory=list)
+    frames: list[Frame] = field(default_factory=list)
     event: Event | None = None
     close: CloseCode | None = None
 
@@ -79,5 +78,5 @@ class Session:
                            "storage unavailable; keep the event and resend it")])
 
 
-def error(code: ErrorCode, event: Event, message: str) -> dict[str, Any]:
+def error(code: ErrorCode, event: Event, message: str) -> Frame:
     return {"t": ServerFrame.ERROR, "code": code, "id": event.id, "message": message}
