@@ -9,16 +9,14 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Coroutine, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
 
 import pytest
 
 from engine.runtime.embedded import EmbeddedRedis, free_port
 from engine.store.resp import NoScriptError, Pipe, ReplyError
-
-T = TypeVar("T")
+from tests.engine.store.stores import Run
 
 
 @pytest.fixture
@@ -28,11 +26,8 @@ def own_redis(tmp_path: Path) -> Iterator[EmbeddedRedis]:
     server.stop()
 
 
-def run(coroutine: Coroutine[Any, Any, T]) -> T:
-    return asyncio.run(coroutine)
-
-
-def test_concurrent_commands_share_the_socket_and_keep_their_order(redis_url: str) -> None:
+def test_concurrent_commands_share_the_socket_and_keep_their_order(
+        redis_url: str, run: Run) -> None:
     async def go() -> list[object]:
         pipe = Pipe(redis_url)
         replies = await asyncio.gather(*(pipe.call("INCR", "ondo:test:n") for _ in range(2000)))
@@ -42,7 +37,7 @@ def test_concurrent_commands_share_the_socket_and_keep_their_order(redis_url: st
     assert run(go()) == list(range(1, 2001))
 
 
-def test_an_error_reply_reaches_only_its_own_caller(redis_url: str) -> None:
+def test_an_error_reply_reaches_only_its_own_caller(redis_url: str, run: Run) -> None:
     async def go() -> list[object]:
         pipe = Pipe(redis_url)
         replies = await asyncio.gather(
@@ -59,7 +54,8 @@ def test_an_error_reply_reaches_only_its_own_caller(redis_url: str) -> None:
     assert isinstance(no_script, NoScriptError)
 
 
-def test_a_cancelled_caller_does_not_shift_the_replies_of_the_others(redis_url: str) -> None:
+def test_a_cancelled_caller_does_not_shift_the_replies_of_the_others(
+        redis_url: str, run: Run) -> None:
     async def go() -> tuple[object, object]:
         pipe = Pipe(redis_url)
         await pipe.call("SET", "ondo:test:a", "a")
@@ -76,7 +72,7 @@ def test_a_cancelled_caller_does_not_shift_the_replies_of_the_others(redis_url: 
     assert run(go()) == (b"b", b"a")
 
 
-def test_nothing_listening_fails_fast_and_is_retried_later() -> None:
+def test_nothing_listening_fails_fast_and_is_retried_later(run: Run) -> None:
     async def go() -> float:
         pipe = Pipe(f"redis://127.0.0.1:{free_port()}/0", retry_after=0.2)
         with pytest.raises(ConnectionError):
@@ -94,7 +90,7 @@ def test_nothing_listening_fails_fast_and_is_retried_later() -> None:
 
 
 def test_redis_restarting_fails_the_waiting_and_the_next_command_reconnects(
-        own_redis: EmbeddedRedis) -> None:
+        own_redis: EmbeddedRedis, run: Run) -> None:
     async def go() -> object:
         pipe = Pipe(own_redis.url, retry_after=0.0)
         assert await pipe.call("PING") == b"PONG"
@@ -109,7 +105,8 @@ def test_redis_restarting_fails_the_waiting_and_the_next_command_reconnects(
     assert run(go()) == b"PONG"
 
 
-def test_a_stalled_redis_times_out_every_waiting_command(own_redis: EmbeddedRedis) -> None:
+def test_a_stalled_redis_times_out_every_waiting_command(
+        own_redis: EmbeddedRedis, run: Run) -> None:
     assert own_redis.process is not None
     pid = own_redis.process.pid
 
@@ -134,7 +131,7 @@ def test_a_stalled_redis_times_out_every_waiting_command(own_redis: EmbeddedRedi
     assert reply == b"PONG"
 
 
-def test_credentials_and_database_from_the_url(tmp_path: Path) -> None:
+def test_credentials_and_database_from_the_url(tmp_path: Path, run: Run) -> None:
     port = free_port()
     binary = shutil.which("redis-server")
     assert binary is not None

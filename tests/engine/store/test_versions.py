@@ -4,14 +4,13 @@ newest first. And across nodes on Redis: a node that missed an announcement
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 import redis
 
 from engine.store.base import Store, Version, source_version
 from engine.store.redis import RedisStore
-from tests.conftest import SEED_RULES, Engine
+from tests.conftest import SEED_RULES, Engine, on_store
 from tests.engine.client import Visitor
 from tests.engine.store.stores import T0, Run
 
@@ -22,13 +21,11 @@ def activate_without_announcing(redis_url: str, source: str) -> str:
     """What another node's upload leaves in Redis, minus the announcement."""
     version = source_version(source)
 
-    async def run() -> None:
-        store = RedisStore(redis_url)
+    async def upload(store: RedisStore) -> None:
         await store.versions.save("demo-shop", version, source, "missed", 5, time.time())
         await store.client.set("ondo:{rules:demo-shop}:active", version)
-        await store.close()
 
-    asyncio.run(run())
+    on_store(redis_url, upload)
     return version
 
 
