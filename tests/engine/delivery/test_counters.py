@@ -18,22 +18,9 @@ from engine.runtime.metrics import Metrics
 from engine.store.base import Store
 from engine.store.memory import MemoryStore
 from engine.store.redis import RedisStore
-from tests.engine.store.stores import STORES, Run, event_loop, open_store
+from tests.engine.store.stores import STORES, Run
 
 DAY = "20261118"
-
-
-@pytest.fixture
-def run() -> Iterator[Run]:
-    with event_loop() as run:
-        yield run
-
-
-@pytest.fixture(params=STORES)
-def store(request: pytest.FixtureRequest, run: Run) -> Iterator[Store]:
-    store = open_store(request.param, request)
-    yield store
-    run(store.close())
 
 
 def decision(*outcomes: tuple[str, Reason]) -> Decision:
