@@ -15,10 +15,11 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
+from engine.delivery.attribution import Credit
 from engine.delivery.policy import Decision, Reason
-from engine.store.base import Store, StoreUnavailable
+from engine.store.base import STATS_TTL, Store, StoreUnavailable
 
 log = logging.getLogger("ondo.counters")
 
@@ -28,10 +29,23 @@ FIELD_OF = {reason: "sent" if reason is Reason.SHOWN else reason.value for reaso
 OUTCOMES = frozenset(FIELD_OF.values())
 
 
+SITE = "@site"  # the rule name of the site-wide figures; no rule id can be this
+
+
+def field(rule: str, what: str, group: str | None = None) -> str:
+    """A counter's name: "rule|what", or "rule|what|group" for the figures
+    kept per measurement group (engine/delivery/policy.py, ``group``)."""
+    return f"{rule}|{what}" if group is None else f"{rule}|{what}|{group}"
+
+
 class Counters:
-    def __init__(self, store: Store, interval: float = 1.0) -> None:
+    def __init__(self, store: Store, interval: float = 1.0,
+                 retention: Mapping[str, float] | None = None) -> None:
         self.store = store
         self.interval = interval
+        self.retention = dict(retention or {})  # site -> seconds its days are kept
+        # (site, day) -> name -> profile keys: distinct visitors, not yet written
+        self._seen: dict[tuple[str, str], dict[str, set[str]]] = {}
         # (site, day) -> new counts: "rule|what" for reports, (rule, reason) for decisions
         self._pending: dict[tuple[str, str], Counter[str | tuple[str, Reason]]] = {}
         self._unwritten: dict[tuple[str, str], Counter[str]] = {}  # counted, not stored yet
@@ -45,6 +59,32 @@ class Counters:
 
     def add(self, site: str, day: str, counts: Mapping[str, int]) -> None:
         self._day(site, day).update(counts)
+
+    def seen(self, site: str, day: str, name: str, visitor: str) -> None:
+        """Count ``visitor`` (a profile key) once in a distinct-visitor counter."""
+        named = self._seen.get((site, day))
+        if named is None:
+            named = self._seen[(site, day)] = {}
+        keys = named.get(name)
+        if keys is None:
+            keys = named[name] = set()
+        keys.add(visitor)
+
+    def converted(self, site: str, day: str, visitor: str, credited: Iterable[Credit],
+                  amount: int, site_group: str) -> None:
+        """A purchase (or the site's goal event, amount 0) by ``visitor``:
+        conversions, revenue and converted visitors for every credited rule's
+        group, and for the site's group."""
+        counts = self._day(site, day)
+        credited = list(credited)
+        for rule, group in [*((c.rule, c.group) for c in credited), (SITE, site_group)]:
+            counts[field(rule, "conversions", group)] += 1
+            counts[field(rule, "revenue", group)] += amount
+            counts[field(rule, "revenue_sq", group)] += amount * amount
+            self.seen(site, day, field(rule, "converted", group), visitor)
+        for credit in credited:
+            if credit.clicked:
+                counts[field(credit.rule, "click_conversions")] += 1
 
     def decided(self, site: str, day: str, decision: Decision) -> None:
         """Count the outcome of every rule one event matched."""
@@ -64,19 +104,30 @@ class Counters:
                 else:
                     fields[key] += n
             for name, n in fields.items():
-                self.totals[(site, name)] += n
+                if name.count("|") == 1:  # the operator's view: no statistics by group
+                    self.totals[(site, name)] += n
             self._unwritten.setdefault((site, day), Counter()).update(fields)
         return iter(list(self._unwritten.items()))
 
     async def flush(self) -> None:
-        for key, counts in self._take():
+        for (site, day), counts in self._take():
             try:
-                await self.store.count(key[0], key[1], counts)
+                await self.store.count(site, day, counts, self._ttl(site))
             except StoreUnavailable:
                 # Kept for the next flush: counters are never dropped for an outage.
                 log.warning("counters kept for later: storage unavailable")
                 return
-            del self._unwritten[key]
+            del self._unwritten[(site, day)]
+        seen, self._seen = self._seen, {}
+        for (site, day), visitors in seen.items():
+            try:
+                await self.store.add_visitors(site, day, visitors, self._ttl(site))
+            except StoreUnavailable:
+                for name, keys in visitors.items():  # kept for the next flush
+                    self._seen.setdefault((site, day), {}).setdefault(name, set()).update(keys)
+
+    def _ttl(self, site: str) -> float:
+        return self.retention.get(site, STATS_TTL)
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

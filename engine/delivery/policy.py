@@ -1,13 +1,14 @@
 """The delivery policy: which matched rules become actions now, and why the
 others do not (pure; no I/O).
 
-For each matched rule, in priority order, the first reason that applies wins:
-OFF_PAGE (``pages``), OFF_SCHEDULE, STOPPED (``stop_after``), CAPPED
-(``frequency``), HELD_OUT (``holdout``: counted, not shown), LOST_TO (another
-rule already took this widget kind on this event), FATIGUED (the site-wide
-budget), else SHOWN. Caps count impressions the widget *reported*
-(docs/storage.md, ``caps`` and ``fatigue``), plus what this same decision
-already chose.
+A visitor in the site's holdback (its control group) is shown nothing: every
+matched rule is HELD_BACK. Otherwise, for each matched rule, in priority order,
+the first reason that applies wins: OFF_PAGE (``pages``), OFF_SCHEDULE,
+STOPPED (``stop_after``), CAPPED (``frequency``), HELD_OUT (``holdout``:
+counted, not shown), LOST_TO (another rule already took this widget kind on
+this event), FATIGUED (the site-wide budget), else SHOWN. Caps count
+impressions the widget *reported* (docs/storage.md, ``caps`` and ``fatigue``),
+plus what this same decision already chose.
 """
 
 from __future__ import annotations
@@ -36,12 +37,13 @@ class Reason(enum.StrEnum):
     HELD_OUT = "held_out"
     OFF_SCHEDULE = "off_schedule"
     OFF_PAGE = "off_page"
+    HELD_BACK = "held_back"  # the visitor is in the site's holdback: no action at all
 
 
 # Enum members read once: a class attribute lookup per matched rule adds up.
-(SHOWN, LOST_TO, CAPPED, STOPPED, FATIGUED, HELD_OUT, OFF_SCHEDULE, OFF_PAGE) = (
+(SHOWN, LOST_TO, CAPPED, STOPPED, FATIGUED, HELD_OUT, OFF_SCHEDULE, OFF_PAGE, HELD_BACK) = (
     Reason.SHOWN, Reason.LOST_TO, Reason.CAPPED, Reason.STOPPED, Reason.FATIGUED,
-    Reason.HELD_OUT, Reason.OFF_SCHEDULE, Reason.OFF_PAGE)
+    Reason.HELD_OUT, Reason.OFF_SCHEDULE, Reason.OFF_PAGE, Reason.HELD_BACK)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,10 +97,25 @@ class Context:
     is_member: bool = False
     login_url: str = ""  # e.g. "/member/login.html?returnUrl={return}"
     today: str = ""  # YYYYMMDD in the site's time zone; from `now` when not given
+    held_back: bool = False  # in the site's holdback (``site_group``)
 
     def __post_init__(self) -> None:
         if not self.today:
             self.today = datetime.fromtimestamp(self.now, self.tz).strftime("%Y%m%d")
+
+
+SITE_DRAW = "@site"  # the "rule" of the site-wide holdback draw; no rule id can be this
+
+
+def group(treated: bool, share: float) -> str:
+    """A measurement group: "t" treated or "c" control, with the holdout share
+    in percent that drew it; a changed share is a new period, never pooled."""
+    return f"{'t' if treated else 'c'}{share * 100:g}"
+
+
+def site_group(visitor: str, holdback: float) -> str:
+    """The visitor's (or member's) group in the site-wide holdback."""
+    return group(holdout_share(visitor, SITE_DRAW) >= holdback, holdback)
 
 
 def holdout_share(visitor: str, rule: str) -> float:
@@ -220,6 +237,9 @@ def deliver(policy: Policy, matched: Sequence[str], profile: Mapping[str, Any],
             ctx: Context) -> Decision:
     """The actions to send for one event and the outcome of every matched rule."""
     decision = Decision(matched)
+    if ctx.held_back:
+        decision.reasons.extend(HELD_BACK for _ in matched)
+        return decision
     reasons, actions, winners = decision.reasons, decision.actions, decision.winners
     table = policy.rules
     taken: dict[str, str] = {}  # widget kind -> rule that took it

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from engine.delivery.policy import group
 from engine.flow.device import device_of
 from engine.flow.identity import verify_member
 from engine.flow.page import page_of
@@ -80,11 +81,14 @@ def derive(visitor: Visitor, event: Event, now: float = 0.0) -> dict[str, Any] |
         return {"items": data["items"]}
     if event.kind is EventKind.REPORT:
         check_event(visitor, event)
-        rules = visitor.site.rules
-        rule = rules.by_id.get(data["rule"]) if rules else None
+        site = visitor.site
+        rule = site.rules.by_id.get(data["rule"]) if site.rules else None
         stop = bool(rule and _STOPS.get(data["what"]) in rule.stop_after)
+        # What the store remembers of a shown action, for the attribution of
+        # purchases: its measurement group, for the attribution window.
         return {"rule": data["rule"], "what": data["what"], "action": data["action"],
-                "stop": stop}
+                "stop": stop, "group": group(True, rule.holdout if rule else 0.0),
+                "window": site.config.attribution}
     if event.kind is EventKind.IDENTIFY:
         if not verify_member(visitor.site.config.secret, data["member_id"], data["signature"]):
             return None

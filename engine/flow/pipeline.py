@@ -19,8 +19,9 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from engine.delivery.counters import Counters
-from engine.delivery.policy import Context, Decision, deliver
+from engine.delivery.attribution import credited
+from engine.delivery.counters import SITE, Counters, field
+from engine.delivery.policy import Context, Decision, Reason, deliver, group
 from engine.flow.derive import Visitor, derive
 from engine.flow.server_events import ServerEvent
 from engine.profile.layout import flat_days
@@ -33,6 +34,7 @@ from engine.wire.frames import Event
 from engine.wire.protocol import ErrorCode, EventKind, Frame, ServerFrame
 
 log = logging.getLogger("ondo.pipeline")
+RECENT = 300.0  # seconds: a control exposure remembered this recently is not written again
 
 # The rule triggers an event evaluates. A fact from the shop's server also
 # re-evaluates the visitor's current page: a purchase may end an upsell.
@@ -51,7 +53,8 @@ def decide(rules: ActiveRules, site: LiveSite, stored: Mapping[str, Any],
     fatigue; ``key`` is the profile key, the holdout draw's identity."""
     config = site.config
     ctx = Context(key, event_id, now, site.tz(rules), int(stored.get("visit_count", 1) or 1),
-                  bool(profile.get("is_member")), config.login_url, site.calendar.at(now).day)
+                  bool(profile.get("is_member")), config.login_url, site.calendar.at(now).day,
+                  site.held_back(key))
     caps, fatigue = stored.get("caps"), stored.get("fatigue")
     return deliver(rules.policy, matched, profile, caps if isinstance(caps, Mapping) else {},
                    fatigue if isinstance(fatigue, dict) else {}, ctx)
@@ -74,6 +77,14 @@ def match(rules: ActiveRules, profile: Mapping[str, Any], triggers: tuple[str, .
     found = {rule for trigger in triggers for rule in rules.matcher.match(profile, trigger)}
     by_id = rules.by_id
     return sorted(found, key=lambda r: (-by_id[r].priority, by_id[r].index))
+
+
+def _remembers(exposures: object, rule: str, label: str, now: float) -> bool:
+    if not isinstance(exposures, Mapping):
+        return False
+    exposure = exposures.get(rule)
+    return isinstance(exposure, Mapping) and exposure.get("g") == label and \
+        isinstance(exposure.get("t"), int | float) and now - exposure["t"] < RECENT
 
 
 def action_frames(decision: Decision) -> list[Frame]:
@@ -138,21 +149,63 @@ class Pipeline:
         if result.status is Applied.DUPLICATE:
             return frames
         visitor.open_until = now + config.session_timeout
+        counters, day = self.counters, local.day
         if kind is EventKind.IDENTIFY:
             result = await self.identified(visitor, payload["member_id"], result.profile,
                                            stored)
+        counters.seen(config.id, day, field(SITE, "visitors", site.group(visitor.key)),
+                      visitor.key)
         if kind is EventKind.REPORT:
-            self.counters.add(config.id, local.day, {f"{payload['rule']}|{payload['what']}": 1})
+            counters.add(config.id, day, {field(payload["rule"], payload["what"]): 1})
+            if payload["what"] == "shown":  # an exposure of the treated group
+                counters.seen(config.id, day, field(payload["rule"], "exposed",
+                                                    payload["group"]), visitor.key)
+        elif kind is EventKind.TRACK and config.goal_event is not None and \
+                event.data.get("name") == config.goal_event:
+            counters.converted(config.id, day, visitor.key,
+                               credited(result.profile.get("x"), now, config.attribution), 0,
+                               site.group(visitor.key))
         triggers = TRIGGERS.get(kind)
         if triggers is None or rules is None:
             return frames
         decision = self.evaluate(rules, site, result.profile, triggers, visitor.key, event.id,
-                                 now, local.day)
+                                 now, day)
         if decision is not None:
             frames.extend(signed_frame(frame, site.action_key, visitor.id)
                           for frame in action_frames(decision))
+            await self.held_out(rules, site, visitor.key, decision, result.profile, event.id,
+                                now)
         metrics.stage("event", time.perf_counter() - started)
         return frames
+
+    async def held_out(self, rules: ActiveRules, site: LiveSite, key: str, decision: Decision,
+                       stored: Mapping[str, Any], event_id: str, now: float) -> None:
+        """Rules whose holdout kept this visitor from their action: an exposure
+        of their control group, counted and remembered for the attribution of
+        purchases. The store is written only when the profile does not already
+        remember the same exposure from the last few minutes: a control visitor
+        matches again on every page."""
+        held = {rule: group(False, rules.by_id[rule].holdout)
+                for rule, reason in zip(decision.matched, decision.reasons, strict=True)
+                if reason is Reason.HELD_OUT}
+        if not held:
+            return
+        config, local = site.config, site.calendar.at(now)
+        for rule, label in held.items():
+            self.counters.seen(config.id, local.day, field(rule, "exposed", label), key)
+        remembered = stored.get("x")
+        fresh = {rule: label for rule, label in held.items()
+                 if not _remembers(remembered, rule, label, now)}
+        if not fresh:
+            return
+        exposure = StoredEvent.at(f"x:{event_id}", "exposure", "x", now, local,
+                                  {"rules": fresh, "window": config.attribution}, windows=False,
+                                  session_timeout=config.session_timeout)
+        try:
+            await self.store.apply(config.id, key, exposure)
+        except StoreUnavailable as exc:
+            # The event itself is stored; only this exposure's memory is lost.
+            log.warning("a control exposure of %s was not remembered: %s", key, exc)
 
     async def identified(self, visitor: Visitor, member_id: str, anonymous: dict[str, Any],
                          event: StoredEvent) -> Result:
@@ -187,11 +240,20 @@ class Pipeline:
         result = await self.store.apply(site.config.id, event.profile, stored)
         self.metrics.stage("store", time.perf_counter() - started)
         self.metrics.events[event.type] += 1
+        if result.status is Applied.NEW and event.type == "purchase":
+            # Once per order: a duplicate is never NEW, on any node.
+            self.counters.converted(
+                site.config.id, local.day, event.profile,
+                credited(result.profile.get("x"), now, site.config.attribution),
+                int(event.payload.get("amount") or 0), site.group(event.profile))
         triggers = TRIGGERS.get(event.type)
         if result.status is not Applied.NEW or rules is None or triggers is None:
             return result.status
         decision = self.evaluate(rules, site, result.profile, triggers, event.profile,
                                  event.id, now, local.day)
+        if decision is not None:
+            await self.held_out(rules, site, event.profile, decision, result.profile,
+                                event.id, now)
         if decision is not None and decision.actions:
             await self.push(site.config.id, event.profile, action_frames(decision))
         self.metrics.stage("event", time.perf_counter() - started)

@@ -37,6 +37,14 @@ class SiteConfig:
     cart_period: float = 30 * 86_400.0  # a cart untouched this long counts as empty
     login_url: str = ""  # "{return}" is replaced by the URL-encoded link
     rules: str | None = None  # rule file loaded at start
+    # What rules earn (docs/stats.md): a purchase is credited to the rules its
+    # buyer was exposed to this long before it; a share of visitors (or members)
+    # never receives any action, the site's control group; a tracked event that
+    # counts as a conversion too; how long daily statistics are kept.
+    attribution: float = 24 * 3_600.0
+    holdback: float = 0.0
+    goal_event: str | None = None
+    stats_retention: float = 400 * 86_400.0
 
     @property
     def tz(self) -> ZoneInfo:
@@ -95,7 +103,8 @@ def _site(key: str, raw: dict[str, Any], base: Path) -> SiteConfig:
             raise ConfigError(f"{key}.rules", f"no such rule file: {path}")
         rules = str(path)
     known = {"id", "origins", "secret", "admin_token_sha256", "timezone",
-             "session_timeout_minutes", "cart_period_days", "login_url", "rules"}
+             "session_timeout_minutes", "cart_period_days", "login_url", "rules",
+             "attribution_hours", "holdback", "goal_event", "stats_retention_days"}
     unknown = set(raw) - known
     if unknown:
         raise ConfigError(f"{key}.{sorted(unknown)[0]}", "unknown key")
@@ -104,7 +113,26 @@ def _site(key: str, raw: dict[str, Any], base: Path) -> SiteConfig:
         timezone=timezone,
         session_timeout=60.0 * float(raw.get("session_timeout_minutes", 30)),
         cart_period=86_400.0 * float(raw.get("cart_period_days", 30)),
-        login_url=str(raw.get("login_url", "")), rules=rules)
+        login_url=str(raw.get("login_url", "")), rules=rules,
+        attribution=3_600.0 * _number(raw, "attribution_hours", key, 24, 0.5, 24 * 90),
+        holdback=_number(raw, "holdback", key, 0, 0, 0.5),
+        goal_event=_goal(raw, key),
+        stats_retention=86_400.0 * _number(raw, "stats_retention_days", key, 400, 1, 3_650))
+
+
+def _number(raw: dict[str, Any], name: str, key: str, default: float, low: float,
+            high: float) -> float:
+    value = raw.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        raise ConfigError(f"{key}.{name}", f"a number from {low:g} to {high:g}")
+    return float(value)
+
+
+def _goal(raw: dict[str, Any], key: str) -> str | None:
+    goal = raw.get("goal_event")
+    if goal is not None and (not isinstance(goal, str) or not 0 < len(goal) <= 64):
+        raise ConfigError(f"{key}.goal_event", "the name of a tracked event, e.g. \"signup\"")
+    return goal
 
 
 def _limits(raw: Any) -> Limits:

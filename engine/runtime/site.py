@@ -8,7 +8,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import rules
-from engine.delivery.policy import Policy
+from engine.delivery.policy import Policy, site_group
 from engine.matcher import MatcherLike
 from engine.profile.localtime import Calendar
 from engine.runtime.config import Config, SiteConfig
@@ -48,6 +48,14 @@ class LiveSite:
         self.rules = rules
         self.calendar = Calendar(config.tz)
         self.action_key = action_key(config.secret)
+
+    def group(self, key: str) -> str:
+        """The profile's group in the site's holdback ("t5" or "c5")."""
+        return site_group(key, self.config.holdback)
+
+    def held_back(self, key: str) -> bool:
+        """Whether the profile is in the site's holdback: no action, ever."""
+        return self.config.holdback > 0 and self.group(key).startswith("c")
 
     def tz(self, rules: ActiveRules) -> ZoneInfo:
         """The zone of a ruleset's schedules and clock attributes."""

@@ -17,7 +17,7 @@ import asyncio
 import enum
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -86,6 +86,7 @@ PUSH_CHANNEL = "ondo:push"
 CHANNELS = (RULES_CHANNEL, PUSH_CHANNEL)
 
 log = logging.getLogger("ondo.store")
+STATS_TTL = 400 * 86_400.0  # a site's daily statistics are kept this long by default
 RESYNC = 30.0  # seconds between two reads of the active versions by a follower
 
 OnMessage = Callable[[str, str], Awaitable[None]]
@@ -156,11 +157,26 @@ class Store(Protocol):
     async def profile(self, site: str, visitor: str) -> dict[str, Any]:
         """The stored profile (docs/storage.md), empty if none."""
 
-    async def count(self, site: str, day: str, counts: Mapping[str, int]) -> None:
-        """Add to the site's daily per-rule counters ("rule|what" -> n)."""
+    async def count(self, site: str, day: str, counts: Mapping[str, int],
+                    ttl: float = STATS_TTL) -> None:
+        """Add to the site's daily per-rule counters ("rule|what" -> n), kept
+        ``ttl`` seconds after their last write."""
 
     async def stats(self, site: str, day: str) -> dict[str, int]:
         """The site's per-rule counters of one day ("rule|what" -> n)."""
+
+    async def add_visitors(self, site: str, day: str, visitors: Mapping[str, Iterable[str]],
+                           ttl: float = STATS_TTL) -> None:
+        """Add profile keys to the site's daily distinct-visitor counters
+        (name -> keys); Redis keeps them as HyperLogLogs."""
+
+    async def visitors(self, site: str, days: Sequence[str], names: Iterable[str]
+                       ) -> dict[str, int]:
+        """Distinct visitors of each name over ``days`` together (each counted
+        once however many days they were there); names never counted are 0."""
+
+    async def visitor_names(self, site: str, day: str) -> set[str]:
+        """The names of one day's distinct-visitor counters."""
 
     async def ping(self) -> bool:
         """Whether the event path's storage answers now."""

@@ -22,7 +22,8 @@ from engine.store.base import Applied, Result, StoredEvent
 # The day bucket codes in the order of the window sums (lua: METRIC).
 METRIC = {code: index for index, code in enumerate(BUCKETS.values())}
 # Kinds from the shop's server: they never start a visit nor move last_seen.
-FROM_SERVER = frozenset({"purchase", "member", "coupon", "cart_reset", "merge"})
+FROM_SERVER = frozenset({"purchase", "member", "coupon", "cart_reset", "merge", "exposure"})
+EXPOSURES_KEPT = 50  # the most recent exposures a profile remembers
 SESSION_FACTS = ("landing_url", "traffic_source", "utm_source", "utm_medium", "utm_campaign",
                  "device")
 PAGE_FACTS = ("page_url", "page_path", "page_type", "product_id", "category", "params")
@@ -135,8 +136,13 @@ def apply_event(state: VisitorState, event: StoredEvent, dedupe_ttl: float) -> R
         # The caller merges this anonymous profile into the member's once.
         p["merge_needed"] = not _equal(p.get("member_id"), payload.get("member_id"))
         _assign(p, "member_id", payload.get("member_id"))
+    elif kind == "exposure":
+        for rule, group in (_table(payload.get("rules")) or {}).items():
+            _expose(p, payload, now, _index(rule), group)
     elif kind == "report" and payload.get("what") == "shown":
         rule = _arg(payload.get("rule"))
+        group = payload.get("group")
+        _expose(p, payload, now, _index(payload.get("rule")), group if _truthy(group) else "t")
         cap = _cap_of(caps, rule)
         cap["n"] = _or0(cap.get("n")) + 1
         _tally(cap, "s", "sn", p.get("visit_count"))
@@ -148,11 +154,17 @@ def apply_event(state: VisitorState, event: StoredEvent, dedupe_ttl: float) -> R
         _tally(fatigue, "s", "sn", p.get("visit_count"))
         _tally(fatigue, "d", "dn", today)
         fatigue["t"] = now
-    elif kind == "report" and _truthy(payload.get("stop")):
-        rule = _arg(payload.get("rule"))
-        cap = _cap_of(caps, rule)
-        cap["stop"] = True
-        caps[rule] = lua_value(cap)
+    elif kind == "report":
+        if payload.get("what") == "clicked":
+            exposure = _table(_exposures(p, payload, now).get(_index(payload.get("rule"))))
+            if exposure is not None:
+                exposure["k"] = now
+                p["x"][_index(payload.get("rule"))] = exposure
+        if _truthy(payload.get("stop")):
+            rule = _arg(payload.get("rule"))
+            cap = _cap_of(caps, rule)
+            cap["stop"] = True
+            caps[rule] = lua_value(cap)
 
     if not from_server:
         p["last_seen"] = now
@@ -162,6 +174,34 @@ def apply_event(state: VisitorState, event: StoredEvent, dedupe_ttl: float) -> R
     ids[event.id] = f"{event.digest}|{event.now!r}"
     state.ids = ids
     return _reply(state, Applied.NEW, event)
+
+
+def _exposures(p: dict[str, Any], payload: Mapping[Any, Any], now: float) -> dict[Any, Any]:
+    """The profile's exposures (rule -> {t, g, k}) without those past the
+    attribution window, and at most EXPOSURES_KEPT - 1 of them (lua: exposures)."""
+    x = _map(p, "x")
+    window = _tonumber(payload.get("window")) or 0
+    kept = []
+    for rule, exposure in list(x.items()):
+        table = _table(exposure)
+        if table is None or now - (_tonumber(table.get("t")) or 0) > window:
+            del x[rule]
+        else:
+            kept.append(rule)
+    if len(kept) >= EXPOSURES_KEPT:
+        kept.sort(key=lambda r: (-x[r]["t"], r))
+        for rule in kept[EXPOSURES_KEPT - 1:]:
+            del x[rule]
+    return x
+
+
+def _expose(p: dict[str, Any], payload: Mapping[Any, Any], now: float, rule: Any,
+            group: Any) -> None:
+    x = _exposures(p, payload, now)
+    previous = _table(x.get(rule))
+    x[rule] = {"t": now, "g": group}
+    if previous is not None and _truthy(previous.get("k")):
+        x[rule]["k"] = previous["k"]
 
 
 def _merge(p: dict[str, Any], days: dict[str, int], caps: dict[str, Any],
@@ -191,6 +231,15 @@ def _merge(p: dict[str, Any], days: dict[str, int], caps: dict[str, Any],
             _hincrby(days, _arg(day_code), n)
     for rule, cap in (_table(payload.get("caps")) or {}).items():
         caps.setdefault(_arg(rule), lua_value(cap))  # the member's own cap wins
+    anon_x = _table(anon.get("x"))
+    if anon_x is not None:
+        x = _map(p, "x")
+        for rule, exposure in anon_x.items():
+            mine = _table(x.get(rule))
+            theirs = _table(exposure)
+            if theirs is not None and (mine is None or (_tonumber(theirs.get("t")) or 0) >
+                                       (_tonumber(mine.get("t")) or 0)):
+                x[rule] = exposure
     if (_tonumber(anon.get("last_seen")) or 0) >= _or0(p.get("last_seen")):
         # The session in progress is the anonymous one.
         for name in ANONYMOUS_SESSION:

@@ -20,7 +20,7 @@ import contextlib
 import hashlib
 import logging
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,7 @@ from engine.store.base import (
     CHANNELS,
     RESYNC,
     RULES_CHANNEL,
+    STATS_TTL,
     Applied,
     OnMessage,
     OnSubscribed,
@@ -58,7 +59,6 @@ LUA = Path(__file__).with_name("lua")
 _DOWN = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
 log = logging.getLogger("ondo.store")
 _APPLIED = {status.value.encode(): status for status in Applied}  # the script's status reply
-STATS_TTL = 100 * 86_400  # daily rule counters are kept 100 days
 
 
 class Script:
@@ -129,13 +129,14 @@ class RedisStore:
             profile["windows"] = window_sums(sums)
         return Result(_APPLIED[status], profile)
 
-    async def count(self, site: str, day: str, counts: Mapping[str, int]) -> None:
+    async def count(self, site: str, day: str, counts: Mapping[str, int],
+                    ttl: float = STATS_TTL) -> None:
         """One call of count.lua per 500 fields: a flush of thousands of rule
         counters must not hold the event loop, or Redis, for milliseconds."""
         key = f"ondo:{{{site}}}:stats:{day}"
         fields = list(counts.items())
         for start in range(0, len(fields), 500):
-            args: list[str | int] = [STATS_TTL]
+            args: list[str | int] = [int(ttl)]
             for field, n in fields[start:start + 500]:
                 args += (field, n)
             await self._evalsha(self.count_script, (key,), args)
@@ -145,6 +146,39 @@ class RedisStore:
         async with self.reaching():
             raw = await self.client.hgetall(f"ondo:{{{site}}}:stats:{day}")
         return {_text(k): int(v) for k, v in raw.items()}
+
+    async def add_visitors(self, site: str, day: str, visitors: Mapping[str, Iterable[str]],
+                           ttl: float = STATS_TTL) -> None:
+        names_key = _visitors_key(site, day, None)
+        async with self.reaching():
+            pipe = self.client.pipeline(transaction=False)
+            for name, keys in visitors.items():
+                members = list(keys)
+                if not members:
+                    continue
+                key = _visitors_key(site, day, name)
+                pipe.pfadd(key, *members)
+                pipe.expire(key, int(ttl))
+                pipe.sadd(names_key, name)
+            pipe.expire(names_key, int(ttl))
+            await pipe.execute()
+
+    async def visitors(self, site: str, days: Sequence[str], names: Iterable[str]
+                       ) -> dict[str, int]:
+        # PFCOUNT of several keys counts their union: all in one slot ({SITE}).
+        names = list(names)
+        async with self.reaching():
+            pipe = self.client.pipeline(transaction=False)
+            for name in names:
+                pipe.pfcount(*(_visitors_key(site, day, name) for day in days))
+            counts = await pipe.execute() if names and days else []
+        return {name: int(n) for name, n in zip(names, counts, strict=True)} if counts else \
+            dict.fromkeys(names, 0)
+
+    async def visitor_names(self, site: str, day: str) -> set[str]:
+        async with self.reaching():
+            raw = await self.client.smembers(_visitors_key(site, day, None))
+        return {_text(name) for name in raw}
 
     async def profile(self, site: str, visitor: str) -> dict[str, Any]:
         async with self.reaching():
@@ -168,6 +202,13 @@ class RedisStore:
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
+
+
+def _visitors_key(site: str, day: str, name: str | None) -> str:
+    """A day's distinct-visitor counter (a HyperLogLog), or with no name the set
+    of that day's counter names."""
+    return f"ondo:{{{site}}}:v:{day}:{name}" if name is not None else \
+        f"ondo:{{{site}}}:vn:{day}"
 
 
 def _rules_key(site: str, suffix: str) -> str:

@@ -9,7 +9,8 @@ KEYS[4]  ondo:{SITE:VISITOR}:c   hash: rule id -> msgpack cap of that rule
 ARGV[1]  event id
 ARGV[2]  content hash of the event (same id + other content = conflict)
 ARGV[3]  kind: pageview | cart | signal | track | identify | report | merge, or from the
-         shop's server: purchase | member | coupon | cart_reset (these never start a visit)
+         shop's server: purchase | member | coupon | cart_reset, or exposure (a rule's
+         holdout kept the visitor from its action); these last never start a visit
 ARGV[4]  now, epoch seconds
 ARGV[5]  session timeout, seconds (a new visit starts after this much silence)
 ARGV[6]  today's day key YYYYMMDD in the site's time zone
@@ -89,6 +90,34 @@ local function count(field, n)
   if n ~= 0 then redis.call("HINCRBY", dkey, today .. ":" .. field, n) end
 end
 
+-- Exposures: rule -> {t = last exposure, g = "t" treated or "c" control, k = last
+-- click}, for the attribution of purchases; those past the attribution window
+-- (payload.window seconds) are dropped, and only the 50 most recent kept.
+local function exposures()
+  local x = map("x")
+  local window = tonumber(payload.window) or 0
+  local kept = {}
+  for rule, e in pairs(x) do
+    if type(e) ~= "table" or now - (tonumber(e.t) or 0) > window then
+      x[rule] = nil
+    else
+      table.insert(kept, rule)
+    end
+  end
+  if #kept >= 50 then
+    table.sort(kept, function(a, b) return x[a].t > x[b].t or (x[a].t == x[b].t and a < b) end)
+    for i = 50, #kept do x[kept[i]] = nil end
+  end
+  return x
+end
+
+local function expose(rule, group)
+  local x = exposures()
+  local previous = x[rule]
+  x[rule] = {t = now, g = group}
+  if type(previous) == "table" and previous.k then x[rule].k = previous.k end
+end
+
 local function cap_of(rule)
   local raw = redis.call("HGET", ckey, rule)
   if raw then return cmsgpack.unpack(raw) end
@@ -96,7 +125,7 @@ local function cap_of(rule)
 end
 
 local from_server = kind == "purchase" or kind == "member" or kind == "coupon"
-  or kind == "cart_reset" or kind == "merge"
+  or kind == "cart_reset" or kind == "merge" or kind == "exposure"
 
 -- visits and sessions
 if p.first_seen == nil then p.first_seen = now end
@@ -193,6 +222,15 @@ elseif kind == "merge" then
       end
     end
   end
+  if type(a.x) == "table" then
+    local x = map("x")
+    for rule, e in pairs(a.x) do
+      local mine = x[rule]
+      if type(e) == "table" and (type(mine) ~= "table" or (tonumber(e.t) or 0) > (tonumber(mine.t) or 0)) then
+        x[rule] = e
+      end
+    end
+  end
   if (tonumber(a.last_seen) or 0) >= (p.last_seen or 0) then
     -- The session in progress is the anonymous one.
     for _, field in ipairs({"visit_started", "session_pageviews", "prev_visit_last_seen",
@@ -207,7 +245,10 @@ elseif kind == "identify" then
   -- The caller merges this anonymous profile into the member's once.
   p.merge_needed = p.member_id ~= payload.member_id
   p.member_id = payload.member_id
+elseif kind == "exposure" then
+  for rule, group in pairs(payload.rules) do expose(rule, group) end
 elseif kind == "report" and payload.what == "shown" then
+  expose(payload.rule, payload.group or "t")
   local cap = cap_of(payload.rule)
   cap.n = (cap.n or 0) + 1
   if cap.s == p.visit_count then cap.sn = (cap.sn or 0) + 1 else cap.s = p.visit_count; cap.sn = 1 end
@@ -222,10 +263,16 @@ elseif kind == "report" and payload.what == "shown" then
   if f.s == p.visit_count then f.sn = (f.sn or 0) + 1 else f.s = p.visit_count; f.sn = 1 end
   if f.d == today then f.dn = (f.dn or 0) + 1 else f.d = today; f.dn = 1 end
   f.t = now
-elseif kind == "report" and payload.stop then
-  local cap = cap_of(payload.rule)
-  cap.stop = true
-  redis.call("HSET", ckey, payload.rule, cmsgpack.pack(cap))
+elseif kind == "report" then
+  if payload.what == "clicked" then
+    local e = exposures()[payload.rule]
+    if type(e) == "table" then e.k = now end
+  end
+  if payload.stop then
+    local cap = cap_of(payload.rule)
+    cap.stop = true
+    redis.call("HSET", ckey, payload.rule, cmsgpack.pack(cap))
+  end
 end
 
 if not from_server then p.last_seen = now end

@@ -42,6 +42,7 @@ def test_the_twins_lists_of_fields_and_kinds_are_the_scripts() -> None:
     assert lists == [list(event.SESSION_FACTS), list(event.PAGE_FACTS),
                      list(event.MERGED_COUNTS), list(event.ANONYMOUS_SESSION)]
     assert f"while #times > {event.TIMES_KEPT} do" in LUA
+    assert f"if #kept >= {event.EXPOSURES_KEPT} then" in LUA
 
 
 def test_lua_values_are_what_a_trip_through_cmsgpack_leaves() -> None:
@@ -144,7 +145,12 @@ def random_payload(rng: random.Random, kind: str) -> dict[str, Any]:
         return {"member_id": pick(("1", "2", None))}
     if kind == "report":
         return {"rule": pick(("r1", "r2", "r3")), "what": pick(("shown", "shown", "clicked")),
-                "action": "x", "stop": pick((True, False))}
+                "action": "x", "stop": pick((True, False)), "window": pick((3_600, 86_400)),
+                "group": pick(("t10", "t0", None))}
+    if kind == "exposure":
+        return {"rules": {rule: pick(("c10", "c50")) for rule in
+                          rng.sample(("r1", "r2", "r3", "r4"), rng.randint(1, 3))},
+                "window": pick((3_600, 86_400))}
     return {}
 
 
@@ -156,7 +162,7 @@ def test_the_memory_store_applies_events_as_the_lua_does(redis_url: str, run: Ru
     lua, twin = Driver(RedisStore(redis_url), run), Driver(MemoryStore(), run)
     rng = random.Random(20261118)
     kinds = ("pageview", "pageview", "pageview", "cart", "purchase", "member", "coupon",
-             "cart_reset", "identify", "report", "report", "track", "merge")
+             "cart_reset", "identify", "report", "report", "track", "merge", "exposure")
     ids: dict[str, list[str]] = {visitor: [] for visitor in VISITORS}
     seen: set[Applied] = set()
     try:

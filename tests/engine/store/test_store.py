@@ -399,3 +399,41 @@ def test_keys_share_the_visitors_hash_tag(on_redis: Driver, redis_url: str) -> N
     on_redis.event("pageview", pageview())
     keys = sorted(k.decode() for k in redis.Redis.from_url(redis_url).keys("ondo:*"))
     assert keys == ["ondo:{s:visitor-1}:d", "ondo:{s:visitor-1}:e", "ondo:{s:visitor-1}:p"]
+
+
+def exposed(rule: str, what: str = "shown", window: float = DAY) -> dict[str, Any]:
+    return {"rule": rule, "what": what, "action": "a1", "stop": False, "window": window,
+            "group": "t10"}
+
+
+def test_a_shown_action_and_a_held_out_match_are_remembered_as_exposures(
+        driver: Driver) -> None:
+    driver.event("pageview", pageview())
+    driver.event("report", exposed("welcome"))
+    driver.advance(MIN)
+    driver.event("exposure", {"rules": {"upsell": "c10", "bookmark": "c50"}, "window": DAY})
+    driver.advance(MIN)
+    driver.event("report", exposed("welcome", "clicked"))
+    x = driver.profile()["x"]
+    assert x == {"welcome": {"t": T0, "g": "t10", "k": T0 + 2 * MIN},
+                 "upsell": {"t": T0 + MIN, "g": "c10"}, "bookmark": {"t": T0 + MIN, "g": "c50"}}
+
+
+def test_exposures_past_the_window_are_dropped_and_the_latest_fifty_kept(
+        driver: Driver) -> None:
+    driver.event("report", exposed("old", window=HOUR))
+    driver.advance(2 * HOUR)
+    for n in range(60):
+        driver.event("report", exposed(f"r{n:02}", window=HOUR))
+        driver.advance(1)
+    x = driver.profile()["x"]
+    assert "old" not in x and len(x) == 50
+    assert set(x) == {f"r{n:02}" for n in range(10, 60)}
+
+
+def test_a_members_exposures_from_the_anonymous_profile_join_theirs(driver: Driver) -> None:
+    driver.event("report", exposed("welcome"), visitor="anon-1")
+    driver.advance(MIN)
+    driver.event("report", exposed("upsell"), visitor="m:kim")
+    driver.event("merge", merge(driver, "anon-1"), visitor="m:kim")
+    assert set(driver.profile("m:kim")["x"]) == {"welcome", "upsell"}

@@ -1,0 +1,80 @@
+"""``GET /v1/sites/{site}/stats?from=YYYY-MM-DD&to=YYYY-MM-DD[&rule=ID]``: what
+each rule, and the site's personalization as a whole, earned over a date range
+in the site's time zone (admin token; docs/stats.md). JSON, or CSV for a
+spreadsheet with ``Accept: text/csv``."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from engine.http.admin import admin_endpoint
+from engine.http.bodies import RequestError, error
+from engine.http.services import Services
+from engine.runtime.site import LiveSite
+from engine.stats.report import as_csv, day_key, report
+
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+MAX_DAYS = 400
+DEFAULT_DAYS = 14
+
+
+def _date(request: Request, name: str, default: date) -> date:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    try:
+        if not _DATE.fullmatch(raw):
+            raise ValueError(raw)
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise RequestError(422, name, f"{raw!r} is not a date like 2026-12-01") from None
+
+
+def date_range(request: Request, today: date) -> tuple[date, date]:
+    last = _date(request, "to", today)
+    first = _date(request, "from", last - timedelta(days=DEFAULT_DAYS - 1))
+    if first > last:
+        raise RequestError(422, "from", f"from ({first}) is after to ({last})")
+    if (last - first).days + 1 > MAX_DAYS:
+        raise RequestError(422, "to", f"at most {MAX_DAYS} days at once")
+    return first, last
+
+
+@admin_endpoint
+async def stats(request: Request, site: LiveSite, found: Services) -> Response:
+    today = datetime.fromtimestamp(found.clock.now(), site.calendar.tz).date()
+    first, last = date_range(request, today)
+    days = [day_key(first + timedelta(days=n)) for n in range((last - first).days + 1)]
+    store, site_id = found.store, site.config.id
+    daily = {day: await store.stats(site_id, day) for day in days}
+    names_by_day = {day: await store.visitor_names(site_id, day) for day in days}
+    names = set().union(*names_by_day.values())
+    distinct = await store.visitors(site_id, days, sorted(names))
+    distinct_daily = {day: await store.visitors(site_id, [day], sorted(day_names))
+                      for day, day_names in names_by_day.items() if day_names}
+    active = [rule.id for rule in site.rules.ruleset.rules] if site.rules else []
+    data = report(site_id, first, last, site.config.timezone, daily, distinct, distinct_daily,
+                  active)
+    data["site_wide"]["holdback"] = site.config.holdback
+    data["attribution_hours"] = site.config.attribution / 3_600
+    wanted = request.query_params.get("rule")
+    if wanted is not None:
+        data["rules"] = [r for r in data["rules"] if r["rule"] == wanted]
+        if not data["rules"]:
+            return error(404, "rule", f"no rule {wanted!r} in the active rules or in the "
+                         "figures of this range")
+    if "text/csv" in request.headers.get("accept", ""):
+        # A byte order mark: spreadsheets then read the Korean as UTF-8.
+        return Response("\ufeff" + as_csv(data), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition":
+                                 f'attachment; filename="{site_id}-{first}-{last}.csv"'})
+    return JSONResponse(data)
+
+
+def routes() -> list[Route]:
+    return [Route("/v1/sites/{site}/stats", stats, methods=["GET"])]
