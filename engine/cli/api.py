@@ -67,12 +67,16 @@ def _request(method: str, url: str, headers: dict[str, str], body: bytes | None
             return exc.code, exc.headers.get("content-type", ""), exc.read()
 
 
-def _call(args: argparse.Namespace, method: str, path: str, *, params: dict[str, str] | None
-          = None, json_body: Any = None, content: bytes | None = None) -> Any:
+def call(args: argparse.Namespace, method: str, path: str, *, params: dict[str, str] | None
+         = None, json_body: Any = None, content: bytes | None = None,
+         accept: str = "application/json") -> Any:
+    """One admin API call under /v1/sites/SITE: its JSON (or text), or None
+    after printing what went wrong."""
     client = _client(args)
     if client is None:
         return None
     base, headers = client
+    headers = {**headers, "Accept": accept}
     url = base + path + (f"?{urllib.parse.urlencode(params)}" if params else "")
     if json_body is not None:
         content = json.dumps(json_body).encode()
@@ -111,7 +115,7 @@ def _print_error(args: argparse.Namespace, status: int, data: Any) -> None:
 
 
 def run_push(args: argparse.Namespace) -> int:
-    data = _call(args, "PUT", "/rules", params={"note": args.note},
+    data = call(args, "PUT", "/rules", params={"note": args.note},
                  content=args.file.read_bytes())
     if data is None:
         return 1
@@ -127,7 +131,7 @@ def run_push(args: argparse.Namespace) -> int:
 
 
 def run_versions(args: argparse.Namespace) -> int:
-    data = _call(args, "GET", "/rules/versions")
+    data = call(args, "GET", "/rules/versions")
     if data is None:
         return 1
     for v in data["versions"]:
@@ -137,7 +141,7 @@ def run_versions(args: argparse.Namespace) -> int:
 
 
 def run_rollback(args: argparse.Namespace) -> int:
-    data = _call(args, "POST", "/rules/rollback", json_body={"version": args.version})
+    data = call(args, "POST", "/rules/rollback", json_body={"version": args.version})
     if data is None:
         return 1
     print(f"version {data['version']} is active")
@@ -148,7 +152,7 @@ def run_explain_visitor(args: argparse.Namespace) -> int:
     if not args.site:
         print("ondo rules explain --visitor needs --site", file=sys.stderr)
         return 2
-    data = _call(args, "POST", "/rules/explain",
+    data = call(args, "POST", "/rules/explain",
                  json_body={"visitor": args.visitor, "trigger": args.trigger})
     if data is None:
         return 1

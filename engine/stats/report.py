@@ -181,7 +181,7 @@ def as_csv(data: Mapping[str, Any]) -> str:
             rows.append(row)
     for period in data["site_wide"]["periods"]:
         rows.append({"rule": SITE, "active": True, "date": "total", **_period_columns(period)})
-    columns: list[str] = []
+    columns = ["rule", "active", "date", *COUNTS, "ctr", *REASONS]
     for row in rows:
         columns += [name for name in row if name not in columns]
     out = io.StringIO()

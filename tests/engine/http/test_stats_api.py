@@ -18,11 +18,12 @@ from typing import Any
 import httpx
 import pytest
 
+from engine.cli import main
 from engine.delivery.policy import holdout_share
 from engine.flow.identity import sign_member
 from engine.runtime.config import Config
 from engine.wire.protocol import LIMITS
-from tests.conftest import SECRET, Engine, run_engine, signed, site_config
+from tests.conftest import ORIGIN, SECRET, Engine, run_engine, signed, site_config
 from tests.engine.client import Visitor
 
 TOKEN = "stats-admin-token"
@@ -196,3 +197,31 @@ def test_csv_has_the_same_figures(shop: Engine) -> None:
     assert int(total["treated_revenue"]) == found["treated"]["revenue"] == 12_000
     assert total["verdict"] == found["verdict"]
     assert int(total["shown"]) == next(r for r in data["rules"] if r["rule"] == RULE)["shown"]
+
+
+def test_the_cli_says_what_the_api_says(shop: Engine, capsys: pytest.CaptureFixture[str]
+                                        ) -> None:
+    buyer = drawn(True, "cli")
+    visit(shop, buyer)
+    buy(shop, [order(buyer, 1, 1_250_000)])
+    data = stats(shop).json()
+    flags = ["--site", "demo-shop", "--url", shop.url, "--token", TOKEN]
+    assert main(["stats", *flags, "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == data
+    assert main(["stats", *flags]) == 0
+    table = capsys.readouterr().out
+    assert f"{RULE} " in table and "1,250,000원" in table and "50% holdout:" in table
+
+
+def test_simulated_shoppers_show_up_in_the_stats(shop: Engine, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "engine.toml"
+    config.write_text(f'[[sites]]\nid = "demo-shop"\norigins = ["{ORIGIN}"]\n'
+                      f'secret = "{SECRET}"\n', encoding="utf-8")
+    assert main(["simulate", "--site", "demo-shop", "--visitors", "40", "--config", str(config),
+                 "--url", shop.url, "--buy-rate-shown", "1", "--buy-rate", "0"]) == 0
+    summary = capsys.readouterr().out
+    shown = int(summary.split(" shown an action")[0].split(", ")[-1])
+    found = period(stats(shop).json())
+    assert about(found["treated"]["visitors"], shown)
+    assert found["treated"]["conversions"] == shown and found["control"]["conversions"] == 0
