@@ -44,6 +44,12 @@ def test_library_has_at_least_ten_recipes() -> None:
             "bookmark-ad-returners"} <= set(ids)
 
 
+def test_recipe_ids_are_unique_across_the_library() -> None:
+    # A shop combines recipes into one file; a shared id would not compile there.
+    ids = [r.id for p in LIBRARY.glob("*.yaml") for r in rules.load(p).rules]
+    assert sorted(i for i in set(ids) if ids.count(i) > 1) == []
+
+
 @pytest.mark.parametrize(("rule_file", "case"), _cases())
 def test_sample_profile(rule_file: str, case: dict[str, Any]) -> None:
     ruleset = rules.load(LIBRARY / rule_file)
