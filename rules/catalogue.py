@@ -105,6 +105,8 @@ _ATTRIBUTES: list[Attribute] = [
     Attribute("pageviews_total", N, L, "page views over the visitor's lifetime", Unit.COUNT),
     Attribute("purchase_count", N, L, "purchases over the visitor's lifetime", Unit.COUNT),
     Attribute("purchase_total", N, L, "amount purchased over the lifetime", Unit.KRW),
+    Attribute("purchased_items", Kind.STRING_SET, L,
+              "product ids bought, the last 50 distinct (`purchased_items contains \"P1\"`)"),
     Attribute("days_since_last_purchase", N, L,
               "whole days since the last purchase (missing if none)", Unit.DAYS, always=False),
     Attribute("is_member", B, L, "the visitor is a verified, logged-in member"),

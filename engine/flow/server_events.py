@@ -4,8 +4,9 @@ validated, with errors naming the field (HTTP 422).
 Body: ``{"events": [ ... ]}``, at most 1,000. Each event has a ``type``:
 
 - ``purchase``: ``order_id``, ``member_id`` or ``visitor_id``, ``amount`` (KRW,
-  a whole number ≥ 0), optional ``items`` ([{product_id, qty, price}]).
-  Its id is the order id: an order counts once.
+  a whole number ≥ 0), optional ``items`` ([{product_id, qty ≥ 1, price}], at
+  most 100; the profile keeps the products bought). Its id is the order id: an
+  order counts once.
 - ``member``: ``member_id``, optional ``grade``, ``name``, ``signed_up`` (bool).
 - ``coupon``: ``member_id`` or ``visitor_id``, ``code``, ``action`` (issued |
   used | expired), ``expires_at`` (unix seconds; required when issued).
@@ -23,7 +24,10 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from engine.wire.protocol import Limits
+
 MAX_EVENTS = 1000
+MAX_ORDER_ITEMS = Limits().max_cart_items
 TYPES = ("purchase", "member", "coupon", "cart_reset")
 
 
@@ -68,6 +72,25 @@ def _whole(value: Any, field: str) -> int:
     return int(value)
 
 
+def _items(items: Any, where: str) -> list[dict[str, Any]]:
+    """An order's items as the profile keeps them (its bought products)."""
+    if not isinstance(items, list):
+        raise EventError(where, "items must be a list of {product_id, qty, price}")
+    if len(items) > MAX_ORDER_ITEMS:
+        raise EventError(where, f"an order holds at most {MAX_ORDER_ITEMS} items")
+    clean = []
+    for index, item in enumerate(items):
+        at = f"{where}[{index}]"
+        if not isinstance(item, dict):
+            raise EventError(at, "an item is an object {product_id, qty, price}")
+        qty = _whole(item.get("qty", 1), f"{at}.qty")
+        if qty < 1:
+            raise EventError(f"{at}.qty", "qty must be a whole number ≥ 1")
+        clean.append({"product_id": _text(item, "product_id", at), "qty": qty,
+                      "price": _whole(item.get("price", 0), f"{at}.price")})
+    return clean
+
+
 def parse_event(raw: Any, index: int) -> ServerEvent:
     where = f"events[{index}]"
     if not isinstance(raw, dict):
@@ -79,9 +102,7 @@ def parse_event(raw: Any, index: int) -> ServerEvent:
     if kind == "purchase":
         order = _text(raw, "order_id", where)
         payload = {"amount": _whole(raw.get("amount"), f"{where}.amount")}
-        items = raw.get("items", [])
-        if not isinstance(items, list):
-            raise EventError(f"{where}.items", "items must be a list")
+        payload["items"] = _items(raw.get("items", []), f"{where}.items")
         event_id = f"order:{order}"
     else:
         event_id = str(_text(raw, "id", where))

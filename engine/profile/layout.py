@@ -21,6 +21,9 @@ EMPTY_BUCKET: dict[str, int] = dict.fromkeys(BUCKETS.values(), 0)
 # per-event script touches one Redis Cluster slot.
 PROFILE, EVENT_IDS, DAYS, CAPS = "p", "e", "d", "c"
 
+# The product ids bought that a profile remembers (`purchased`, newest last).
+PURCHASED_KEPT = 50
+
 
 def visitor_key(site: str, visitor: str, suffix: str) -> str:
     return f"ondo:{{{site}:{visitor}}}:{suffix}"

@@ -55,6 +55,7 @@ def flat_profile(stored: Mapping[str, Any], now: float, local: LocalTime, *,
         "session_seconds": max(0.0, now - float(get("visit_started", now))),
         "params": dict(get("params") or {}),
         "cart_items": [str(item.get("product_id")) for item in cart],
+        "purchased_items": list(get("purchased") or []),
         "cart_count": sum(int(item.get("qty", 1)) for item in cart),
         "cart_total": sum(int(item.get("qty", 1)) * float(item.get("price", 0))
                           for item in cart),

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.profile.layout import BUCKETS, day_buckets, day_field, window_sums
+from engine.profile.layout import BUCKETS, PURCHASED_KEPT, day_buckets, day_field, window_sums
 from engine.store.base import Applied, Result, StoredEvent
 
 # The day bucket codes in the order of the window sums (lua: METRIC).
@@ -112,6 +112,10 @@ def apply_event(state: VisitorState, event: StoredEvent, dedupe_ttl: float) -> R
         p["purchase_count"] = _or0(p.get("purchase_count")) + 1
         p["purchase_total"] = _or0(p.get("purchase_total")) + amount
         p["last_purchase_at"] = now
+        items = _table(payload.get("items"))
+        if items is not None:
+            _remember_bought(p, [item.get("product_id") for item in map(_table, _ipairs(items))
+                                 if item is not None])
         count("pc", 1)
         count("pt", amount)
     elif kind == "member":
@@ -204,10 +208,21 @@ def _expose(p: dict[str, Any], payload: Mapping[Any, Any], now: float, rule: Any
         x[rule]["k"] = previous["k"]
 
 
+def _remember_bought(p: dict[str, Any], ids: list[Any]) -> None:
+    """The product ids bought, newest last, each once, the last PURCHASED_KEPT."""
+    bought = _ipairs(_table(p.get("purchased")) or {})
+    for product in ids:
+        if isinstance(product, str):
+            bought = [i for i in bought if i != product] + [product]
+    if bought:
+        p["purchased"] = bought[-PURCHASED_KEPT:]
+
+
 def _merge(p: dict[str, Any], days: dict[str, int], caps: dict[str, Any],
            payload: dict[Any, Any], oldest: str) -> None:
     """The anonymous profile of a visitor who just proved to be this member:
-    counts add, coupons union, the newest cart wins, day buckets add."""
+    counts add, coupons and bought products union, the newest cart wins, day
+    buckets add."""
     anon = _table(payload.get("anon"))
     if anon is None:
         raise ValueError("a merge carries the anonymous profile as 'anon'")
@@ -226,6 +241,9 @@ def _merge(p: dict[str, Any], days: dict[str, int], caps: dict[str, Any],
             (_tonumber(anon.get("cart_updated_at")) or 0) > _or0(p.get("cart_updated_at")):
         p["cart"] = anon["cart"]
         _assign(p, "cart_updated_at", anon.get("cart_updated_at"))
+    anon_bought = _table(anon.get("purchased"))
+    if anon_bought is not None:
+        _remember_bought(p, _ipairs(anon_bought))
     for day_code, n in (_table(payload.get("days")) or {}).items():
         if _arg(day_code)[:8] >= oldest:
             _hincrby(days, _arg(day_code), n)
@@ -353,6 +371,14 @@ def _table(value: Any) -> dict[Any, Any] | None:
     if isinstance(value, list):
         return dict(enumerate(value, 1))
     return None
+
+
+def _ipairs(table: Mapping[Any, Any]) -> list[Any]:
+    """The values at 1, 2, ... up to the first missing key (lua: ipairs)."""
+    out: list[Any] = []
+    while len(out) + 1 in table:
+        out.append(table[len(out) + 1])
+    return out
 
 
 def _map(p: dict[str, Any], name: str) -> dict[Any, Any]:

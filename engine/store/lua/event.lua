@@ -111,6 +111,25 @@ local function exposures()
   return x
 end
 
+-- The product ids a visitor bought, newest last, each once; the oldest drop
+-- past the last 50 (for recommendations and `purchased_items`).
+local PURCHASED_KEPT = 50
+
+local function remember_bought(ids)
+  local bought = p.purchased
+  if type(bought) ~= "table" then bought = {} end
+  for _, product in ipairs(ids) do
+    if type(product) == "string" then
+      for i = #bought, 1, -1 do
+        if bought[i] == product then table.remove(bought, i) end
+      end
+      table.insert(bought, product)
+    end
+  end
+  while #bought > PURCHASED_KEPT do table.remove(bought, 1) end
+  if #bought > 0 then p.purchased = bought end
+end
+
 local function expose(rule, group)
   local x = exposures()
   local previous = x[rule]
@@ -173,6 +192,13 @@ elseif kind == "purchase" then
   p.purchase_count = (p.purchase_count or 0) + 1
   p.purchase_total = (p.purchase_total or 0) + amount
   p.last_purchase_at = now
+  if type(payload.items) == "table" then
+    local ids = {}
+    for _, item in ipairs(payload.items) do
+      if type(item) == "table" then table.insert(ids, item.product_id) end
+    end
+    remember_bought(ids)
+  end
   count("pc", 1)
   count("pt", amount)
 elseif kind == "member" then
@@ -191,7 +217,8 @@ elseif kind == "cart_reset" then
   p.cart_updated_at = now
 elseif kind == "merge" then
   -- The anonymous profile of a visitor who just proved to be this member:
-  -- counts add, coupons union, the newest cart wins, day buckets add.
+  -- counts add, coupons and bought products union, the newest cart wins, day
+  -- buckets add.
   local a = payload.anon
   for _, field in ipairs({"visit_count", "pageviews_total", "purchase_count", "purchase_total",
                           "ad_visit_count"}) do
@@ -210,6 +237,7 @@ elseif kind == "merge" then
     p.cart = a.cart
     p.cart_updated_at = a.cart_updated_at
   end
+  if type(a.purchased) == "table" then remember_bought(a.purchased) end
   if type(payload.days) == "table" then
     for field, n in pairs(payload.days) do
       if string.sub(field, 1, 8) >= oldest then redis.call("HINCRBY", dkey, field, n) end

@@ -198,6 +198,14 @@ def test_badly_signed_server_events_are_refused_without_effect(node: Engine, how
     ({"type": "purchase", "order_id": "1", "amount": 10}, "events[0].member_id"),
     ({"type": "coupon", "id": "c1", "member_id": "m", "code": "X", "action": "issued"},
      "events[0].expires_at"),
+    ({"type": "purchase", "order_id": "1", "visitor_id": "v", "amount": 10, "items": "P1"},
+     "events[0].items"),
+    ({"type": "purchase", "order_id": "1", "visitor_id": "v", "amount": 10,
+      "items": [{"product_id": "P1"}, {"qty": 1}]}, "events[0].items[1].product_id"),
+    ({"type": "purchase", "order_id": "1", "visitor_id": "v", "amount": 10,
+      "items": [{"product_id": "P1", "qty": 0}]}, "events[0].items[0].qty"),
+    ({"type": "purchase", "order_id": "1", "visitor_id": "v", "amount": 10,
+      "items": [{"product_id": "P1"}] * 101}, "events[0].items"),
 ])
 def test_bad_server_events_get_422_naming_the_field(node: Engine, event: dict[str, object],
                                                     field: str) -> None:

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from engine.cli import main
-from engine.delivery.policy import holdout_share
+from engine.delivery.policy import SITE_DRAW, holdout_share
 from engine.flow.identity import sign_member
 from engine.runtime.config import Config
 from engine.wire.protocol import LIMITS
@@ -45,6 +45,17 @@ def shop(redis_url: str, tmp_path: Path) -> Iterator[Engine]:
     limits = dataclasses.replace(LIMITS, connects_per_second=10_000, connect_burst=10_000)
     config = Config(sites={"demo-shop": site_config(
         path, admin_token_sha256=hashlib.sha256(TOKEN.encode()).hexdigest())}, limits=limits)
+    with run_engine(config, redis_url) as engine:
+        yield engine
+
+
+@pytest.fixture
+def held_back_shop(redis_url: str, tmp_path: Path) -> Iterator[Engine]:
+    """The shop with half its visitors in the site-wide holdback."""
+    path = tmp_path / "rules.yaml"
+    path.write_text(RULES, encoding="utf-8")
+    config = Config(sites={"demo-shop": site_config(
+        path, admin_token_sha256=hashlib.sha256(TOKEN.encode()).hexdigest(), holdback=0.5)})
     with run_engine(config, redis_url) as engine:
         yield engine
 
@@ -151,6 +162,26 @@ def test_held_out_visitors_see_nothing_but_count_as_the_control(shop: Engine) ->
     assert (found["control"]["visitors"], found["treated"]["visitors"]) == (1, 0)
     buy(shop, [order(held, 1)])
     assert period(stats(shop).json())["control"]["conversions"] == 1
+
+
+def test_the_sites_holdback_sees_nothing_and_is_the_sites_control(
+        held_back_shop: Engine) -> None:
+    shop = held_back_shop
+    # Both would be treated by the rule; only the site's draw tells them apart.
+    held, served = (next(v for v in (f"{prefix}-{n:05}" for n in range(10_000))
+                         if (holdout_share(v, SITE_DRAW) >= 0.5) is treated
+                         and holdout_share(v, RULE) >= 0.5)
+                    for prefix, treated in (("held", False), ("served", True)))
+    assert not visit(shop, held)
+    assert visit(shop, served)
+    (rule,) = stats(shop).json()["rules"]
+    assert (rule["matched"], rule["shown"], rule["not_shown"]["held_back"]) == (2, 1, 1)
+    buy(shop, [order(held, 1, 20_000)])
+    data = stats(shop).json()
+    (site,) = data["site_wide"]["periods"]
+    assert site["share"] == 50.0
+    assert (site["treated"]["visitors"], site["control"]["visitors"]) == (1, 1)
+    assert (site["control"]["conversions"], site["control"]["revenue"]) == (1, 20_000)
 
 
 def test_a_members_two_devices_and_purchase_are_one_person(shop: Engine) -> None:

@@ -6,7 +6,15 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from engine.profile.layout import BUCKETS, CAPS, DAYS, EVENT_IDS, PROFILE, window_sums
+from engine.profile.layout import (
+    BUCKETS,
+    CAPS,
+    DAYS,
+    EVENT_IDS,
+    PROFILE,
+    PURCHASED_KEPT,
+    window_sums,
+)
 from rules.catalogue import WINDOW_DAYS
 
 LUA = (Path(__file__).resolve().parents[3] / "engine" / "store" / "lua" / "event.lua"
@@ -31,3 +39,8 @@ def test_window_sums_are_read_window_by_window_metric_by_metric() -> None:
     sums = window_sums(list(range(len(WINDOW_DAYS) * n)))
     assert sums["visits_7d"] == 0 and sums["pageviews_7d"] == 1
     assert sums["visits_30d"] == n and sums["purchase_total_90d"] == 3 * n - 1
+
+
+def test_the_lua_keeps_as_many_bought_products_as_the_python_layout() -> None:
+    kept = re.search(r"local PURCHASED_KEPT = (\d+)", LUA)
+    assert kept is not None and int(kept.group(1)) == PURCHASED_KEPT

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
+import rules
 from engine.profile.localtime import day_key, local_time
 from engine.profile.view import flat_profile
 from rules.catalogue import CATALOGUE
@@ -27,6 +28,7 @@ def stored() -> dict[str, object]:
         "page_url": "https://s.kr/product/1", "page_path": "/product/1", "page_type": "product",
         "product_id": "1", "params": {"q": "가방"},
         "cart": [{"product_id": "P1", "qty": 2, "price": 15_000}], "cart_updated_at": NOW - 60,
+        "purchased": ["P7", "P9"],
     }
 
 
@@ -50,6 +52,16 @@ def test_windows_sessions_and_clock_in_seoul() -> None:
     assert (profile["cart_items"], profile["cart_count"], profile["cart_total"]) == (
         ["P1"], 2, 30_000)
     assert profile["is_first_visit"] is False
+    assert profile["purchased_items"] == ["P7", "P9"]
+
+
+def test_a_rule_reads_what_the_visitor_bought() -> None:
+    ruleset = rules.load(
+        'site: s\nrules:\n  - id: r\n    if: purchased_items contains "P9"\n'
+        '    do: {widget: push_note, title: t}\n', name="r.yaml")
+    profile = flat_profile(stored(), NOW, local_time(NOW, SEOUL))
+    assert rules.evaluate(ruleset, profile, "pageview") == ["r"]
+    assert rules.evaluate(ruleset, {**profile, "purchased_items": ["P7"]}, "pageview") == []
 
 
 def test_an_old_cart_counts_as_empty() -> None:

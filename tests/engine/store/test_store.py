@@ -126,6 +126,18 @@ def test_purchases_add_up_and_members_are_marked(driver: Driver) -> None:
     assert driver.profile()["days"][TODAY] == {"v": 0, "pv": 0, "pc": 2, "pt": 30_000}
 
 
+def test_purchases_keep_the_products_bought_newest_last_each_once(driver: Driver) -> None:
+    driver.event("purchase", {"amount": 3_000, "items": [
+        {"product_id": "A", "qty": 1, "price": 1_000},
+        {"product_id": "B", "qty": 1, "price": 2_000}]})
+    p = driver.event("purchase", {"amount": 1_000, "items": [
+        {"product_id": "A", "qty": 1, "price": 1_000}]}).profile
+    assert p["purchased"] == ["B", "A"]
+    many = [{"product_id": f"P{i}", "qty": 1, "price": 10} for i in range(60)]
+    p = driver.event("purchase", {"amount": 600, "items": many}).profile
+    assert p["purchased"] == [f"P{i}" for i in range(10, 60)]  # the last 50
+
+
 def test_coupons_are_issued_used_and_expired(driver: Driver) -> None:
     driver.event("coupon", {"code": "WELCOME", "action": "issued", "expires_at": T0 + DAY})
     p = driver.event("coupon", {"code": "VIP", "action": "issued",
@@ -171,7 +183,8 @@ def test_a_merge_adds_up_unions_coupons_and_takes_the_newest_cart_and_session(
     driver.advance(HOUR)
     driver.event("pageview", pageview("/ad", traffic_source="naver_ads", is_ad=True))
     driver.event("pageview", pageview("/p/1"))
-    driver.event("purchase", {"amount": 1_000})
+    driver.event("purchase", {"amount": 1_000, "items": [{"product_id": "Z", "qty": 1,
+                                                          "price": 1_000}]})
     for code, expiry in (("A", T0 + 7 * DAY), ("B", T0 + 2 * DAY)):
         driver.event("coupon", {"code": code, "action": "issued", "expires_at": expiry})
     driver.event("cart", {"items": [{"product_id": "Y"}]})
@@ -183,6 +196,7 @@ def test_a_merge_adds_up_unions_coupons_and_takes_the_newest_cart_and_session(
             p["ad_visit_count"]) == (2, 3, 1, 1_000, 1)
     assert p["coupons"] == {"A": T0 + 7 * DAY, "B": T0 + 2 * DAY}  # the later expiry
     assert p["cart"] == [{"product_id": "Y"}]
+    assert p["purchased"] == ["Z"]
     assert (p["first_seen"], p["is_member"]) == (T0, True)
     # The anonymous session is the one in progress.
     assert (p["traffic_source"], p["page_path"], p["visit_started"], p["last_seen"]) == \
