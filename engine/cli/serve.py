@@ -93,8 +93,10 @@ def _serve(args: argparse.Namespace, config: Any, redis_url: str) -> int:
     print(f"Ondo engine on {base} (websocket {base.replace('http', 'ws')}/v1/ws), "
           f"sites: {', '.join(config.sites)}; health: {base}/healthz; "
           f"{config.workers} worker(s)")
+    print(f"Console: {base}/admin/")
     if config.demo:
-        print(f"Demo storefront: {base}/demo/  (admin token of the demo: demo-admin-token)")
+        print(f"Demo storefront: {base}/demo/  (console sign-in: site demo-shop, "
+              "token demo-admin-token)")
     options = uvicorn_options(config)
     if config.workers > 1:
         # Workers share nothing but Redis; each builds its own app from these.

@@ -141,7 +141,7 @@ class Pipeline:
         key = visitor.id if kind is EventKind.IDENTIFY else visitor.key
         result = await self.store.apply(config.id, key, stored)
         metrics.stage("store", time.perf_counter() - started)
-        metrics.events[event.kind] += 1
+        metrics.event(config.id, event.kind)
         if result.status is Applied.CONFLICT:
             return [{"t": ServerFrame.ERROR, "code": ErrorCode.ID_CONFLICT, "id": event.id,
                      "message": "this event id was already used for other content"}]
@@ -239,7 +239,7 @@ class Pipeline:
                                 session_timeout=site.config.session_timeout)
         result = await self.store.apply(site.config.id, event.profile, stored)
         self.metrics.stage("store", time.perf_counter() - started)
-        self.metrics.events[event.type] += 1
+        self.metrics.event(site.config.id, event.type)
         if result.status is Applied.NEW and event.type == "purchase":
             # Once per order: a duplicate is never NEW, on any node.
             self.counters.converted(

@@ -1,14 +1,15 @@
-"""The admin HTTP API: a site's rule files (upload, validate, versions,
-rollback, the active file) and explain.
+"""The admin HTTP API: a site's rule files (upload, validate, versions, their
+text and diffs, rollback, the active file and its rules' states) and explain.
 
 Calls carry ``Authorization: Bearer ADMIN_TOKEN`` (the site's token, stored
-hashed): missing or wrong -> 401, another site's token -> 403, unknown site ->
-404. Errors are JSON ``{"error", "field"}`` (and ``errors`` for rule problems,
-the same list ``ondo rules check`` prints); storage down -> 503.
+hashed) or a console session (engine/http/auth.py). Errors are JSON
+``{"error", "field"}`` (and ``errors`` for rule problems, the same list
+``ondo rules check`` prints); storage down -> 503.
 """
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -17,8 +18,10 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 import rules
+from engine.delivery.policy import Context, in_schedule, render_action
 from engine.flow.pipeline import decide, profile_view
-from engine.http.bodies import RequestError, error, read_body, read_object
+from engine.http.auth import authorize
+from engine.http.bodies import error, read_body, read_object
 from engine.http.services import Services, services
 from engine.runtime.site import ActiveRules, LiveSite
 from engine.store.base import StoreUnavailable, source_version
@@ -27,28 +30,7 @@ from rules.conditions import did_you_mean
 from rules.errors import ProfileError
 from rules.evaluate import check_value
 from rules.limits import MAX_FILE_BYTES
-
-
-def site_of(request: Request) -> LiveSite:
-    site = services(request).sites.get(request.path_params["site"])
-    if site is None:
-        raise RequestError(404, "site", "unknown site")
-    return site
-
-
-def _admin(request: Request) -> LiveSite:
-    site = site_of(request)
-    header = request.headers.get("authorization", "")
-    token = header[7:] if header.lower().startswith("bearer ") else ""
-    if not token:
-        raise RequestError(401, "authorization", "missing bearer token")
-    if site.config.admin_token_ok(token):
-        return site
-    others = services(request).sites.values()
-    if any(s is not site and s.config.admin_token_ok(token) for s in others):
-        raise RequestError(403, "authorization", "this token belongs to another site")
-    raise RequestError(401, "authorization", "wrong token")
-
+from rules.template import render
 
 Handler = Callable[[Request, LiveSite, Services], Awaitable[Response]]
 
@@ -58,8 +40,8 @@ def admin_endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]
     storage outage is a 503 for all of them."""
 
     async def endpoint(request: Request) -> Response:
-        site = _admin(request)
         try:
+            site = await authorize(request)
             return await handler(request, site, services(request))
         except StoreUnavailable:
             return error(503, "storage", "storage unavailable; try again")
@@ -121,8 +103,11 @@ async def active_rules(request: Request, site: LiveSite, found: Services) -> Res
     versions = found.store.versions
     version = await versions.active(site.config.id)
     source = await versions.source(site.config.id, version) if version else None
+    if source is None and site.rules is not None and site.rules.source:
+        # Nothing uploaded yet: the rule file the engine's config names.
+        version, source = site.rules.version, site.rules.source
     if source is None:
-        return error(404, "version", "no ruleset has been uploaded for this site")
+        return error(404, "version", "no ruleset is active for this site")
     return PlainTextResponse(source, media_type="application/yaml; charset=utf-8",
                              headers={"X-Ondo-Version": version or ""})
 
@@ -178,14 +163,83 @@ async def explain(request: Request, site: LiveSite, found: Services) -> Response
     decision = decide(active, site, stored, profile, matched,
                       str(data.get("visitor", "sample")), "explain", now)
     outcome = {o.rule: o for o in decision.outcomes}
+    ctx = Context("preview", "preview", now, site.tz(active), 1, bool(profile.get("is_member")),
+                  site.config.login_url)
     out = []
     for item in report:
         entry = item.as_json()
         if item.rule in outcome:
             entry["delivery"] = outcome[item.rule].reason.value
             entry["lost_to"] = outcome[item.rule].winner
+        # The action as this profile would receive it, for the console's preview.
+        action = render_action(active.by_id[item.rule], profile, ctx)
+        entry["preview"] = {"rule": action.rule, "widget": action.widget,
+                            "content": action.content, "arming": action.arming}
         out.append(entry)
     return JSONResponse({"version": active.version, "trigger": trigger, "rules": out})
+
+
+@admin_endpoint
+async def rule_states(request: Request, site: LiveSite, found: Services) -> Response:
+    """Each rule of the active version: on, off (``enabled: false``), or off
+    schedule right now."""
+    active = site.rules
+    if active is None:
+        return error(404, "version", "no ruleset is active for this site")
+    now = found.clock.now()
+    tz = site.tz(active)
+    out = []
+    for rule in active.ruleset.rules:
+        state = "off" if not rule.enabled else (
+            "on" if in_schedule(rule.schedule, now, tz) else "off_schedule")
+        title = rule.action.content.get("title") or rule.action.content.get("text") or ()
+        out.append({"rule": rule.id, "line": rule.line, "state": state,
+                    "widget": rule.action.widget, "title": render(title, {}),
+                    "priority": rule.priority, "holdout": rule.holdout,
+                    "triggers": list(rule.triggers)})
+    return JSONResponse({"version": active.version, "timezone": tz.key, "now": now,
+                         "rules": out})
+
+
+@admin_endpoint
+async def version_source(request: Request, site: LiveSite, found: Services) -> Response:
+    version = request.path_params["version"]
+    source = await found.store.versions.source(site.config.id, version)
+    if source is None:
+        return error(404, "version", f"no version {version!r} for this site")
+    return PlainTextResponse(source, media_type="application/yaml; charset=utf-8",
+                             headers={"X-Ondo-Version": version})
+
+
+@admin_endpoint
+async def diff_versions(request: Request, site: LiveSite, found: Services) -> Response:
+    """Two versions line by line, whole files: `` `` kept, ``-`` only in
+    ``from``, ``+`` only in ``to``, with each side's line numbers."""
+    sources = []
+    for name in ("from", "to"):
+        version = request.query_params.get(name)
+        if not version:
+            return error(422, name, f"a version id in `{name}`")
+        source = await found.store.versions.source(site.config.id, version)
+        if source is None:
+            return error(404, name, f"no version {version!r} for this site")
+        sources.append(source.splitlines())
+    return JSONResponse({"from": request.query_params["from"],
+                         "to": request.query_params["to"], **line_diff(*sources)})
+
+
+def line_diff(old: list[str], new: list[str]) -> dict[str, Any]:
+    lines: list[dict[str, Any]] = []
+    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
+    for op, a1, a2, b1, b2 in matcher.get_opcodes():
+        if op == "equal":
+            lines += [{"op": " ", "old": a1 + i + 1, "new": b1 + i + 1, "text": old[a1 + i]}
+                      for i in range(a2 - a1)]
+            continue
+        lines += [{"op": "-", "old": i + 1, "new": None, "text": old[i]} for i in range(a1, a2)]
+        lines += [{"op": "+", "old": None, "new": i + 1, "text": new[i]} for i in range(b1, b2)]
+    return {"added": sum(line["op"] == "+" for line in lines),
+            "removed": sum(line["op"] == "-" for line in lines), "lines": lines}
 
 
 def _sample_problem(sample: dict[str, Any]) -> JSONResponse | None:
@@ -212,4 +266,7 @@ def routes() -> list[Route]:
         Route(f"{base}/versions", list_versions, methods=["GET"]),
         Route(f"{base}/rollback", rollback, methods=["POST"]),
         Route(f"{base}/active", active_rules, methods=["GET"]),
+        Route(f"{base}/states", rule_states, methods=["GET"]),
+        Route(f"{base}/versions/{{version}}", version_source, methods=["GET"]),
+        Route(f"{base}/diff", diff_versions, methods=["GET"]),
     ]

@@ -89,6 +89,14 @@ class Registry:
                     del self._by_key[key]
         conn.keys.clear()
 
+    def figures(self, site: str) -> tuple[int, int]:
+        """This node's open sockets of ``site`` and the profiles they belong to."""
+        sockets: set[Connection] = set()
+        for (held_site, _), holders in self._by_key.items():
+            if held_site == site:
+                sockets |= holders
+        return len(sockets), len({conn.visitor.key for conn in sockets})
+
     def push(self, site: str, key: str, frames: list[Frame]) -> int:
         """Queue frames on every local socket of that profile, each action
         signed for that socket's visitor; how many sockets got them."""

@@ -13,7 +13,7 @@ from starlette.routing import Route
 
 from engine.flow.server_events import EventError, parse_batch
 from engine.flow.signing import SignatureError, verify
-from engine.http.admin import site_of
+from engine.http.auth import site_of
 from engine.http.bodies import error, parse_json, read_body
 from engine.http.services import services
 from engine.store.base import Applied, StoreUnavailable

@@ -6,12 +6,14 @@ spreadsheet with ``Accept: text/csv``."""
 from __future__ import annotations
 
 import re
+import time
 from datetime import date, datetime, timedelta
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from engine.delivery.counters import SITE
 from engine.http.admin import admin_endpoint
 from engine.http.bodies import RequestError, error
 from engine.http.services import Services
@@ -76,5 +78,24 @@ async def stats(request: Request, site: LiveSite, found: Services) -> Response:
     return JSONResponse(data)
 
 
+@admin_endpoint
+async def live(request: Request, site: LiveSite, found: Services) -> Response:
+    """The console's live figures: this node's open sockets of the site and the
+    visitors they belong to, its events per second (last 10 s), and the site's
+    distinct visitors today on every node."""
+    now = found.clock.now()
+    site_id = site.config.id
+    today = site.calendar.at(now).day
+    names = [name for name in await found.store.visitor_names(site_id, today)
+             if name.startswith(f"{SITE}|visitors|")]
+    today_visitors = await found.store.visitors(site_id, [today], names) if names else {}
+    connections, visitors = found.registry.figures(site_id)
+    return JSONResponse({"connections": connections, "visitors_now": visitors,
+                         "events_per_second": found.metrics.rates.per_second(
+                             site_id, time.monotonic()),
+                         "visitors_today": sum(today_visitors.values()), "at": now})
+
+
 def routes() -> list[Route]:
-    return [Route("/v1/sites/{site}/stats", stats, methods=["GET"])]
+    return [Route("/v1/sites/{site}/stats", stats, methods=["GET"]),
+            Route("/v1/sites/{site}/live", live, methods=["GET"])]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 import gc
 import os
+import time
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -34,6 +35,28 @@ class Histogram:
         self.n += 1
 
 
+class SiteRates:
+    """Events per second of each site on this process, over the last ``span``
+    whole seconds (the console's live figure)."""
+
+    def __init__(self, span: int = 10) -> None:
+        self.span = span
+        self._seconds: dict[str, dict[int, int]] = {}
+
+    def tick(self, site: str, now: float) -> None:
+        second = int(now)
+        counts = self._seconds.setdefault(site, {})
+        counts[second] = counts.get(second, 0) + 1
+        if len(counts) > self.span + 1:
+            for old in [s for s in counts if s < second - self.span]:
+                del counts[old]
+
+    def per_second(self, site: str, now: float) -> float:
+        second = int(now)
+        counts = self._seconds.get(site, {})
+        return sum(n for s, n in counts.items() if second - self.span <= s < second) / self.span
+
+
 @dataclass
 class Metrics:
     events: Counter[str] = field(default_factory=Counter)  # by event kind
@@ -43,6 +66,11 @@ class Metrics:
     connections: int = 0
     forged_identities: int = 0
     matcher: str = "cython"
+    rates: SiteRates = field(default_factory=SiteRates)
+
+    def event(self, site: str, kind: str) -> None:
+        self.events[kind] += 1
+        self.rates.tick(site, time.monotonic())
 
     def sent(self, frames: list[Frame]) -> None:
         """Count the error frames among frames answered to a client."""

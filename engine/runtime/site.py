@@ -29,17 +29,18 @@ class ActiveRules:
     # The rule file's own time zone, when it names one: its schedules,
     # hour_of_day and weekday use it; day buckets and statistics stay the site's.
     calendar: Calendar | None = None
+    source: str = ""  # the rule file's text
 
     @classmethod
     def build(cls, ruleset: Ruleset, matcher_class: type[MatcherLike],
-              version: str) -> ActiveRules:
+              version: str, source: str = "") -> ActiveRules:
         windowed = any(CATALOGUE[a].scope is Scope.WINDOWED for a in ruleset.attributes) or any(
             isinstance(part, TemplateVar) and CATALOGUE[part.name].scope is Scope.WINDOWED
             for rule in ruleset.rules for parts in rule.action.content.values()
             for part in parts)
         calendar = Calendar(ZoneInfo(ruleset.timezone)) if ruleset.timezone else None
         return cls(ruleset, matcher_class(ruleset), Policy.of(ruleset), version,
-                   {r.id: r for r in ruleset.rules}, windowed, calendar)
+                   {r.id: r for r in ruleset.rules}, windowed, calendar, source)
 
 
 class LiveSite:
@@ -71,7 +72,7 @@ class LiveSite:
         if self.rules is not None and self.rules.version == version:
             return
         ruleset = rules.load(source, name=f"{self.config.id}.yaml")
-        self.swap(ActiveRules.build(ruleset, matcher_class, version))
+        self.swap(ActiveRules.build(ruleset, matcher_class, version, source))
 
 
 def load_sites(config: Config, cls: type[MatcherLike]) -> dict[str, LiveSite]:
@@ -84,6 +85,6 @@ def load_sites(config: Config, cls: type[MatcherLike]) -> dict[str, LiveSite]:
             source = Path(site.rules).read_text(encoding="utf-8")
             # RuleFileError stops start-up, with positions.
             ruleset = rules.load(source, name=site.rules)
-            active = ActiveRules.build(ruleset, cls, source_version(source))
+            active = ActiveRules.build(ruleset, cls, source_version(source), source)
         sites[site_id] = LiveSite(site, active)
     return sites

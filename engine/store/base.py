@@ -116,6 +116,38 @@ class Versions(Protocol):
         """The newest 100 versions, newest first."""
 
 
+@dataclass(frozen=True, slots=True)
+class ConsoleSession:
+    """A marketer signed in to the console of one site."""
+
+    site: str
+    csrf: str  # sent back in X-CSRF-Token by every write
+    expires: float  # epoch seconds
+    token: str  # a fingerprint of the admin token it was opened with: a new token ends it
+
+    def as_json(self) -> dict[str, Any]:
+        return {"site": self.site, "csrf": self.csrf, "expires": self.expires,
+                "token": self.token}
+
+
+class Sessions(Protocol):
+    """The console's sessions, by the hash of their cookie (the store never
+    holds a cookie that would let its reader sign in), and the sign-in
+    attempts per client address, shared by every engine node."""
+
+    async def open(self, key: str, session: ConsoleSession, now: float) -> None:
+        """Keep ``session`` until it expires."""
+
+    async def find(self, key: str, now: float) -> ConsoleSession | None:
+        """The session, None if unknown, ended or expired."""
+
+    async def end(self, key: str) -> None: ...
+
+    async def attempt(self, key: str, now: float, window: float) -> int:
+        """One more sign-in attempt from ``key``: how many in the window so far
+        (the window starts at the first attempt)."""
+
+
 class Broker(Protocol):
     """Messages between engine nodes."""
 
@@ -151,6 +183,9 @@ class Store(Protocol):
 
     @property
     def broker(self) -> Broker: ...
+
+    @property
+    def sessions(self) -> Sessions: ...
 
     async def apply(self, site: str, visitor: str, event: StoredEvent) -> Result: ...
 

@@ -32,6 +32,7 @@ from engine.store.base import (
     RULES_CHANNEL,
     STATS_TTL,
     Applied,
+    ConsoleSession,
     OnMessage,
     OnSubscribed,
     Result,
@@ -72,6 +73,7 @@ class MemoryStore:
         self._distinct: dict[tuple[str, str], dict[str, set[str]]] = {}
         self.versions = MemoryVersions(self)
         self.broker = MemoryBroker(self)
+        self.sessions = MemorySessions(self)
 
     @contextlib.contextmanager
     def reaching(self) -> Iterator[None]:
@@ -165,6 +167,35 @@ class _Saved:
     note: str
     created_at: float
     rules: int
+
+
+class MemorySessions:
+    def __init__(self, store: MemoryStore) -> None:
+        self.store = store
+        self._sessions: dict[str, ConsoleSession] = {}
+        self._attempts: dict[str, tuple[float, int]] = {}  # key -> (window ends, count)
+
+    async def open(self, key: str, session: ConsoleSession, now: float) -> None:
+        with self.store.reaching():
+            self._sessions = {k: s for k, s in self._sessions.items() if s.expires > now}
+            self._sessions[key] = session
+
+    async def find(self, key: str, now: float) -> ConsoleSession | None:
+        with self.store.reaching():
+            session = self._sessions.get(key)
+            return session if session is not None and session.expires > now else None
+
+    async def end(self, key: str) -> None:
+        with self.store.reaching():
+            self._sessions.pop(key, None)
+
+    async def attempt(self, key: str, now: float, window: float) -> int:
+        with self.store.reaching():
+            ends, count = self._attempts.get(key, (0.0, 0))
+            if now >= ends:
+                ends, count = now + window, 0
+            self._attempts[key] = (ends, count + 1)
+            return count + 1
 
 
 class MemoryVersions:
