@@ -10,7 +10,8 @@ address in the store, so every engine node shares the limit.
 
 The page runs under a strict Content Security Policy: scripts only from the
 engine, styles from the engine or carrying the page's nonce (the code editor
-injects its styles with it), no framing.
+injects its styles with it), images also over https (a preview shows the
+shop's), no framing.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ SHELL = """<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="csp-nonce" content="{nonce}">
 <meta name="referrer" content="no-referrer">
+<link rel="icon" href="data:,">
 <title>Ondo</title>
 <link rel="stylesheet" href="/admin/console.css">
 <script src="/admin/console.js" defer></script>
@@ -57,7 +59,7 @@ NOSCRIPT = {"ko": "Ondo 콘솔은 자바스크립트가 필요합니다.",
 
 def _policy(nonce: str) -> str:
     return ("default-src 'self'; script-src 'self'; "
-            f"style-src 'self' 'nonce-{nonce}'; img-src 'self' data:; connect-src 'self'; "
+            f"style-src 'self' 'nonce-{nonce}'; img-src 'self' data: https:; connect-src 'self'; "
             "frame-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
             "form-action 'self'")
 
