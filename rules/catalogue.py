@@ -113,11 +113,13 @@ _ATTRIBUTES: list[Attribute] = [
     Attribute("member_grade", STR, L, f"the member's grade ({MEMBER_GRADES_HINT})",
               always=False),
     Attribute("member_name", STR, L, "the member's display name", always=False),
+    Attribute("days_since_signup", N, L, "whole days since the member signed up (missing "
+              "if the shop's server never said)", Unit.DAYS, always=False),
     Attribute("coupons", Kind.COUPONS, L,
               "coupons held: code -> expiry; read with has_coupon() and "
               "coupon_expires_within()", internal=True),
     Attribute("ad_visit_count", N, L, "visits that arrived from a paid ad", Unit.COUNT),
-    Attribute("tags", Kind.STRING_SET, L, "custom tags set by the shop (`tags contains \"x\"`)"),
+    Attribute("tags", Kind.STRING_SET, L, "tags set by the shop's server (`tags contains \"x\"`)"),
     # session
     Attribute("session_pageviews", N, S, "page views in this session", Unit.COUNT),
     Attribute("session_seconds", N, S, "seconds since the session started", Unit.SECONDS),

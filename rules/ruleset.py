@@ -41,10 +41,11 @@ from typing import Any, TypeAlias
 
 Constant: TypeAlias = bool | int | float | str | list[Any] | None
 
-TRIGGERS: tuple[str, ...] = ("pageview", "cart", "track", "identify", "purchase", "member",
-                             "coupon")
-"""Events that evaluate rules. Browser events: pageview, cart, track, identify.
-Server-to-server events: purchase, member, coupon."""
+TRIGGERS: tuple[str, ...] = ("pageview", "cart", "track", "identify", "exit_intent", "scroll",
+                             "idle", "purchase", "member", "coupon")
+"""Events that evaluate rules. Browser events: pageview, cart, track, identify,
+and the widget's signals exit_intent, scroll and idle. Server-to-server events:
+purchase, member, coupon (a cart_reset from the server evaluates `cart` rules)."""
 
 DEFAULT_TRIGGERS: tuple[str, ...] = ("pageview",)
 

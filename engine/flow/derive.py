@@ -1,6 +1,7 @@
 """What an event means for the stored profile, derived before the store call
 (pure): the page and where the visit came from for a page view, a cart's items,
-a report's rule and whether it stops the rule, a verified member id.
+a report's rule and whether it stops the rule, a verified member id; for an
+event of the shop's server, the day an order counts on and a sign-up's time.
 
 ``Visitor`` is what the engine knows of one socket's (or beacon's) visitor.
 """
@@ -15,6 +16,7 @@ from engine.delivery.policy import group
 from engine.flow.device import device_of
 from engine.flow.identity import verify_member
 from engine.flow.page import page_of
+from engine.flow.server_events import ServerEvent
 from engine.flow.traffic import classify
 from engine.runtime.site import LiveSite
 from engine.wire import action_ids
@@ -94,3 +96,18 @@ def derive(visitor: Visitor, event: Event, now: float = 0.0) -> dict[str, Any] |
             return None
         return {"member_id": data["member_id"]}
     return {}
+
+
+def server_payload(site: LiveSite, event: ServerEvent, now: float) -> tuple[dict[str, Any], float]:
+    """What the store applies for a server event, and when it happened: an
+    order at its ``ordered_at`` (never later than now) on that day of the site's
+    calendar; a sign-up at its ``signed_up_at``, or now."""
+    payload = dict(event.payload)
+    at = now
+    if "ordered_at" in payload:
+        at = min(float(payload["ordered_at"]), now)
+        payload["ordered_at"] = at
+        payload["day"] = site.calendar.at(at).day
+    if payload.pop("signed_up", False):
+        payload["signed_up_at"] = min(float(payload.get("signed_up_at", now)), now)
+    return payload, at

@@ -22,7 +22,7 @@ from typing import Any
 from engine.delivery.attribution import credited
 from engine.delivery.counters import SITE, Counters, field
 from engine.delivery.policy import Context, Decision, Reason, deliver, group
-from engine.flow.derive import Visitor, derive
+from engine.flow.derive import Visitor, derive, server_payload
 from engine.flow.server_events import ServerEvent
 from engine.profile.layout import flat_days
 from engine.profile.view import flat_profile
@@ -31,7 +31,7 @@ from engine.runtime.site import ActiveRules, LiveSite
 from engine.store.base import PUSH_CHANNEL, Applied, Result, Store, StoredEvent, StoreUnavailable
 from engine.wire.action_ids import signed_frame
 from engine.wire.frames import Event
-from engine.wire.protocol import ErrorCode, EventKind, Frame, ServerFrame
+from engine.wire.protocol import SIGNALS, ErrorCode, EventKind, Frame, ServerFrame
 
 log = logging.getLogger("ondo.pipeline")
 RECENT = 300.0  # seconds: a control exposure remembered this recently is not written again
@@ -42,8 +42,9 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
     EventKind.PAGEVIEW: ("pageview",), EventKind.CART: ("cart",),
     EventKind.TRACK: ("track",), EventKind.IDENTIFY: ("identify",),
     "purchase": ("purchase", "pageview"), "member": ("member", "pageview"),
-    "coupon": ("coupon", "pageview"),
+    "coupon": ("coupon", "pageview"), "cart_reset": ("cart",), "tags": ("pageview",),
 }
+SIGNAL_TRIGGERS = {name: (name,) for name in SIGNALS}  # a widget signal is its own trigger
 
 
 def decide(rules: ActiveRules, site: LiveSite, stored: Mapping[str, Any],
@@ -165,7 +166,8 @@ class Pipeline:
             counters.converted(config.id, day, visitor.key,
                                credited(result.profile.get("x"), now, config.attribution), 0,
                                site.group(visitor.key))
-        triggers = TRIGGERS.get(kind)
+        triggers = SIGNAL_TRIGGERS.get(event.data.get("name", "")) \
+            if kind is EventKind.SIGNAL else TRIGGERS.get(kind)
         if triggers is None or rules is None:
             return frames
         decision = self.evaluate(rules, site, result.profile, triggers, visitor.key, event.id,
@@ -234,7 +236,8 @@ class Pipeline:
         started = time.perf_counter()
         rules = site.rules
         local = site.calendar.at(now)
-        stored = StoredEvent.at(event.id, event.type, event.digest, now, local, event.payload,
+        payload, at = server_payload(site, event, now)
+        stored = StoredEvent.at(event.id, event.type, event.digest, now, local, payload,
                                 windows=rules is None or rules.reads_windows,
                                 session_timeout=site.config.session_timeout)
         result = await self.store.apply(site.config.id, event.profile, stored)
@@ -242,9 +245,10 @@ class Pipeline:
         self.metrics.event(site.config.id, event.type)
         if result.status is Applied.NEW and event.type == "purchase":
             # Once per order: a duplicate is never NEW, on any node.
+            # Counted on the order's day, credited to the exposures before it.
             self.counters.converted(
-                site.config.id, local.day, event.profile,
-                credited(result.profile.get("x"), now, site.config.attribution),
+                site.config.id, site.calendar.at(at).day, event.profile,
+                credited(result.profile.get("x"), at, site.config.attribution),
                 int(event.payload.get("amount") or 0), site.group(event.profile))
         triggers = TRIGGERS.get(event.type)
         if result.status is not Applied.NEW or rules is None or triggers is None:

@@ -7,10 +7,16 @@ Body: ``{"events": [ ... ]}``, at most 1,000. Each event has a ``type``:
   a whole number ≥ 0), optional ``items`` ([{product_id, qty ≥ 1, price}], at
   most 100; the profile keeps the products bought). Its id is the order id: an
   order counts once.
-- ``member``: ``member_id``, optional ``grade``, ``name``, ``signed_up`` (bool).
+  Optional ``ordered_at`` (unix seconds): the order counts on that day of the
+  site's calendar (its day buckets, its attribution), not on its arrival.
+- ``member``: ``member_id``, optional ``grade``, ``name``, ``signed_up`` (bool:
+  the member signed up, at ``signed_up_at`` (unix seconds) or now; the first
+  sign-up time is kept, for ``days_since_signup``).
 - ``coupon``: ``member_id`` or ``visitor_id``, ``code``, ``action`` (issued |
   used | expired), ``expires_at`` (unix seconds; required when issued).
 - ``cart_reset``: ``member_id`` or ``visitor_id``.
+- ``tags``: ``member_id`` or ``visitor_id``, ``add`` and/or ``remove``: lists of
+  tags (1-64 characters each, at most 50); rules read them as ``tags contains "x"``.
 
 Every event except purchase carries an ``id`` of the shop's choosing, used to
 drop duplicates for 24 h.
@@ -28,7 +34,8 @@ from engine.wire.protocol import Limits
 
 MAX_EVENTS = 1000
 MAX_ORDER_ITEMS = Limits().max_cart_items
-TYPES = ("purchase", "member", "coupon", "cart_reset")
+TYPES = ("purchase", "member", "coupon", "cart_reset", "tags")
+MAX_TAGS = 50
 
 
 class EventError(Exception):
@@ -91,6 +98,15 @@ def _items(items: Any, where: str) -> list[dict[str, Any]]:
     return clean
 
 
+def _tags(tags: Any, where: str) -> list[str]:
+    if not isinstance(tags, list) or len(tags) > MAX_TAGS:
+        raise EventError(where, f"a list of at most {MAX_TAGS} tags")
+    for index, tag in enumerate(tags):
+        if not isinstance(tag, str) or not 0 < len(tag) <= 64:
+            raise EventError(f"{where}[{index}]", "a tag is a string of 1-64 characters")
+    return list(dict.fromkeys(tags))
+
+
 def parse_event(raw: Any, index: int) -> ServerEvent:
     where = f"events[{index}]"
     if not isinstance(raw, dict):
@@ -103,6 +119,8 @@ def parse_event(raw: Any, index: int) -> ServerEvent:
         order = _text(raw, "order_id", where)
         payload = {"amount": _whole(raw.get("amount"), f"{where}.amount")}
         payload["items"] = _items(raw.get("items", []), f"{where}.items")
+        if raw.get("ordered_at") is not None:
+            payload["ordered_at"] = _whole(raw["ordered_at"], f"{where}.ordered_at")
         event_id = f"order:{order}"
     else:
         event_id = str(_text(raw, "id", where))
@@ -117,8 +135,17 @@ def parse_event(raw: Any, index: int) -> ServerEvent:
         signed = raw.get("signed_up")
         if signed is not None and not isinstance(signed, bool):
             raise EventError(f"{where}.signed_up", "signed_up must be true or false")
+        if signed:
+            payload["signed_up"] = True
+            if raw.get("signed_up_at") is not None:
+                payload["signed_up_at"] = _whole(raw["signed_up_at"], f"{where}.signed_up_at")
     else:
         target = _target(raw, where)
+    if kind == "tags":
+        payload["add"] = _tags(raw.get("add", []), f"{where}.add")
+        payload["remove"] = _tags(raw.get("remove", []), f"{where}.remove")
+        if not payload["add"] and not payload["remove"]:
+            raise EventError(f"{where}.add", "tags to add or to remove")
     if kind == "coupon":
         payload["code"] = _text(raw, "code", where)
         action = raw.get("action")

@@ -66,7 +66,8 @@ async def serve_socket(websocket: WebSocket) -> None:
     limits = found.config.limits
     visitor = Visitor(site, visitor_id, websocket.headers.get("user-agent", ""))
     conn = Connection(websocket, binary, limits, visitor)
-    session = Session(visitor_id, limits, binary=binary)
+    session = Session(visitor_id, limits, binary=binary,
+                      signals=lambda: site.rules.signals if site.rules else ())
     metrics.connections += 1
     found.sockets.add(websocket)
     writer = asyncio.create_task(conn.writer())

@@ -23,6 +23,8 @@ PROFILE, EVENT_IDS, DAYS, CAPS = "p", "e", "d", "c"
 
 # The product ids bought that a profile remembers (`purchased`, newest last).
 PURCHASED_KEPT = 50
+# The shop's tags a profile keeps (`tags`, in the order set).
+TAGS_KEPT = 50
 
 
 def visitor_key(site: str, visitor: str, suffix: str) -> str:

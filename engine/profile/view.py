@@ -63,6 +63,9 @@ def flat_profile(stored: Mapping[str, Any], now: float, local: LocalTime, *,
     previous = get("prev_visit_last_seen")
     if previous is not None:
         profile["days_since_last_visit"] = int((now - previous) // DAY)
+    signed_up = get("signed_up_at")
+    if signed_up is not None:
+        profile["days_since_signup"] = int((now - signed_up) // DAY)
     last_purchase = get("last_purchase_at")
     if last_purchase is not None:
         profile["days_since_last_purchase"] = int((now - last_purchase) // DAY)

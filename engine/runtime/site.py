@@ -14,6 +14,7 @@ from engine.profile.localtime import Calendar
 from engine.runtime.config import Config, SiteConfig
 from engine.store.base import source_version
 from engine.wire.action_ids import action_key
+from engine.wire.protocol import SIGNALS
 from rules.catalogue import CATALOGUE, Scope
 from rules.ruleset import Rule, Ruleset, TemplateVar
 
@@ -30,6 +31,7 @@ class ActiveRules:
     # hour_of_day and weekday use it; day buckets and statistics stay the site's.
     calendar: Calendar | None = None
     source: str = ""  # the rule file's text
+    signals: tuple[str, ...] = ()  # the widget signals some enabled rule is triggered by
 
     @classmethod
     def build(cls, ruleset: Ruleset, matcher_class: type[MatcherLike],
@@ -40,7 +42,9 @@ class ActiveRules:
             for part in parts)
         calendar = Calendar(ZoneInfo(ruleset.timezone)) if ruleset.timezone else None
         return cls(ruleset, matcher_class(ruleset), Policy.of(ruleset), version,
-                   {r.id: r for r in ruleset.rules}, windowed, calendar, source)
+                   {r.id: r for r in ruleset.rules}, windowed, calendar, source,
+                   tuple(s for s in SIGNALS if any(r.enabled and s in r.triggers
+                                                   for r in ruleset.rules)))
 
 
 class LiveSite:

@@ -16,13 +16,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.profile.layout import BUCKETS, PURCHASED_KEPT, day_buckets, day_field, window_sums
+from engine.profile.layout import (
+    BUCKETS,
+    PURCHASED_KEPT,
+    TAGS_KEPT,
+    day_buckets,
+    day_field,
+    window_sums,
+)
 from engine.store.base import Applied, Result, StoredEvent
 
 # The day bucket codes in the order of the window sums (lua: METRIC).
 METRIC = {code: index for index, code in enumerate(BUCKETS.values())}
 # Kinds from the shop's server: they never start a visit nor move last_seen.
-FROM_SERVER = frozenset({"purchase", "member", "coupon", "cart_reset", "merge", "exposure"})
+FROM_SERVER = frozenset({"purchase", "member", "coupon", "cart_reset", "tags", "merge",
+                         "exposure"})
 EXPOSURES_KEPT = 50  # the most recent exposures a profile remembers
 SESSION_FACTS = ("landing_url", "traffic_source", "utm_source", "utm_medium", "utm_campaign",
                  "device")
@@ -72,9 +80,9 @@ def apply_event(state: VisitorState, event: StoredEvent, dedupe_ttl: float) -> R
     kind, now, today = event.kind, float(event.now), event.day
     from_server = kind in FROM_SERVER
 
-    def count(code: str, n: Any) -> None:
+    def count(code: str, n: Any, day: str | None = None) -> None:
         if n != 0:
-            _hincrby(days, day_field(today, code), n)
+            _hincrby(days, day_field(day or today, code), n)
 
     # visits and sessions
     if p.get("first_seen") is None:
@@ -109,21 +117,27 @@ def apply_event(state: VisitorState, event: StoredEvent, dedupe_ttl: float) -> R
         p["cart_updated_at"] = now
     elif kind == "purchase":
         amount = _tonumber(payload.get("amount")) or 0
+        at = _tonumber(payload.get("ordered_at")) or now
+        day = _arg(payload["day"]) if _truthy(payload.get("day")) else today
         p["purchase_count"] = _or0(p.get("purchase_count")) + 1
         p["purchase_total"] = _or0(p.get("purchase_total")) + amount
-        p["last_purchase_at"] = now
+        if p.get("last_purchase_at") is None or at > p["last_purchase_at"]:
+            p["last_purchase_at"] = at
         items = _table(payload.get("items"))
         if items is not None:
             _remember_bought(p, [item.get("product_id") for item in map(_table, _ipairs(items))
                                  if item is not None])
-        count("pc", 1)
-        count("pt", amount)
+        if day >= event.oldest_day:
+            count("pc", 1, day)
+            count("pt", amount, day)
     elif kind == "member":
         p["is_member"] = True
         if _truthy(payload.get("grade")):
             p["member_grade"] = payload["grade"]
         if _truthy(payload.get("name")):
             p["member_name"] = payload["name"]
+        if _truthy(payload.get("signed_up_at")) and p.get("signed_up_at") is None:
+            p["signed_up_at"] = payload["signed_up_at"]
     elif kind == "coupon":
         coupons = _map(p, "coupons")
         code = _index(payload.get("code"))
@@ -134,6 +148,9 @@ def apply_event(state: VisitorState, event: StoredEvent, dedupe_ttl: float) -> R
     elif kind == "cart_reset":
         p["cart"] = []
         p["cart_updated_at"] = now
+    elif kind == "tags":
+        _set_tags(p, _ipairs(_table(payload.get("add")) or {}),
+                  _ipairs(_table(payload.get("remove")) or {}))
     elif kind == "merge":
         _merge(p, days, caps, payload, event.oldest_day)
     elif kind == "identify":
@@ -218,6 +235,14 @@ def _remember_bought(p: dict[str, Any], ids: list[Any]) -> None:
         p["purchased"] = bought[-PURCHASED_KEPT:]
 
 
+def _set_tags(p: dict[str, Any], add: list[Any], remove: list[Any]) -> None:
+    """Tags named in add or remove leave the list; those in add come back at
+    its end; the last TAGS_KEPT stay (lua: set_tags)."""
+    named = set(remove) | set(add)
+    kept = [tag for tag in _ipairs(_table(p.get("tags")) or {}) if tag not in named] + add
+    p["tags"] = kept[-TAGS_KEPT:]
+
+
 def _merge(p: dict[str, Any], days: dict[str, int], caps: dict[str, Any],
            payload: dict[Any, Any], oldest: str) -> None:
     """The anonymous profile of a visitor who just proved to be this member:
@@ -244,6 +269,12 @@ def _merge(p: dict[str, Any], days: dict[str, int], caps: dict[str, Any],
     anon_bought = _table(anon.get("purchased"))
     if anon_bought is not None:
         _remember_bought(p, _ipairs(anon_bought))
+    anon_tags = _ipairs(_table(anon.get("tags")) or {})
+    if anon_tags:
+        held = set(_ipairs(_table(p.get("tags")) or {}))
+        _set_tags(p, [tag for tag in anon_tags if tag not in held], [])
+    if _truthy(anon.get("signed_up_at")) and p.get("signed_up_at") is None:
+        p["signed_up_at"] = anon["signed_up_at"]
     for day_code, n in (_table(payload.get("days")) or {}).items():
         if _arg(day_code)[:8] >= oldest:
             _hincrby(days, _arg(day_code), n)

@@ -17,6 +17,7 @@ Its decisions, in order, for each message (docs/protocol.md):
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from engine.wire.frames import Event, FrameError, Hello, decode, parse_frame
@@ -36,8 +37,12 @@ class Step:
 
 class Session:
     def __init__(self, visitor: str, limits: Limits, *, binary: bool = False,
-                 clock: Clock = time.monotonic) -> None:
+                 clock: Clock = time.monotonic,
+                 signals: Callable[[], Sequence[str]] = tuple) -> None:
         self.visitor = visitor
+        # The widget signals the site's rules are triggered by, told in the
+        # welcome: the widget sends those and no others.
+        self.signals = signals
         self.limits = limits
         self.binary = binary
         self.greeted = False
@@ -54,7 +59,7 @@ class Session:
         if isinstance(frame, Hello):
             self.greeted = True
             return Step([{"t": ServerFrame.WELCOME, "v": VERSION, "visitor": self.visitor,
-                          "server_time": now}])
+                          "server_time": now, "signals": list(self.signals())}])
         if not self.greeted:
             return Step([error(ErrorCode.NOT_READY, frame, "send hello first")])
         if not self.bucket.take():

@@ -2,7 +2,7 @@
 //   <script async src="https://ENGINE/widget.js" data-site="demo-shop"></script>
 //   ondo('page', {type, product_id, category}); ondo('cart', items);
 //   ondo('identify', {member_id, signature}); ondo('track', name, props)
-import { BEACON_PATH, WS_PATH } from "./protocol.js";
+import { BEACON_PATH, SIGNAL_ARMING, WS_PATH } from "./protocol.js";
 import { Outbox } from "./outbox.js";
 import { Socket } from "./socket.js";
 import { visitorId } from "./ids.js";
@@ -47,6 +47,17 @@ function boot(win) {
       });
     },
   });
+  // The signals the site's rules listen for (the welcome names them), each
+  // sent once per page when it happens.
+  let signals = [];
+  let listening = {};
+  const listen = () => {
+    for (const name of signals) {
+      if (listening[name] || !SIGNAL_ARMING[name]) continue;
+      listening[name] = watch(win, SIGNAL_ARMING[name], () => socket.send("signal", { name }));
+    }
+  };
+  socket.onWelcome = (frame) => { signals = frame.signals || []; listen(); };
 
   let pageInfo = {};
   let viewTimer = null;
@@ -62,6 +73,10 @@ function boot(win) {
       if (pageInfo.category) data.category = String(pageInfo.category);
       socket.send("pageview", data);
       shown.clear();
+      // A new page: each signal may come once more.
+      for (const name in listening) listening[name]();
+      listening = {};
+      listen();
     }, 50);
   };
   const api = (command, ...args) => {

@@ -12,3 +12,4 @@ export const RECONNECT_AFTER = {"1000": false, "1001": true, "1007": false, "100
 export const LIMITS = {"api_body_bytes": 1048576, "beacon_bytes": 65536, "connect_burst": 100, "connects_per_second": 20.0, "console_session": 43200.0, "event_burst": 40, "events_per_second": 20.0, "max_cart_items": 100, "max_event_id": 64, "max_frame_bytes": 65536, "max_string": 2048, "ping_interval": 20.0, "ping_timeout": 20.0, "protocol_strikes": 50, "rate_strikes": 10, "send_queue": 64, "signin_attempts": 10, "signin_window": 300.0};
 export const BACKOFF = {"base_ms": 500, "cap_ms": 30000};
 export const SIGNALS = ["exit_intent", "scroll", "idle"];
+export const SIGNAL_ARMING = {"exit_intent": {"exit_intent": true}, "idle": {"idle": 30.0}, "scroll": {"scroll": 50}};

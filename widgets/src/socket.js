@@ -64,6 +64,7 @@ export class Socket {
     }
     if (frame.t === "welcome") {
       this.attempt = 0;
+      if (this.onWelcome) this.onWelcome(frame);
     } else if (frame.t === "ack") {
       this.resends = 0; // storage answers again: the next outage starts from the base delay
       this.outbox.ack(frame.id);

@@ -9,7 +9,7 @@ KEYS[4]  ondo:{SITE:VISITOR}:c   hash: rule id -> msgpack cap of that rule
 ARGV[1]  event id
 ARGV[2]  content hash of the event (same id + other content = conflict)
 ARGV[3]  kind: pageview | cart | signal | track | identify | report | merge, or from the
-         shop's server: purchase | member | coupon | cart_reset, or exposure (a rule's
+         shop's server: purchase | member | coupon | cart_reset | tags, or exposure (a rule's
          holdout kept the visitor from its action); these last never start a visit
 ARGV[4]  now, epoch seconds
 ARGV[5]  session timeout, seconds (a new visit starts after this much silence)
@@ -86,8 +86,8 @@ local function map(field)
   return value
 end
 
-local function count(field, n)
-  if n ~= 0 then redis.call("HINCRBY", dkey, today .. ":" .. field, n) end
+local function count(field, n, day)
+  if n ~= 0 then redis.call("HINCRBY", dkey, (day or today) .. ":" .. field, n) end
 end
 
 -- Exposures: rule -> {t = last exposure, g = "t" treated or "c" control, k = last
@@ -114,6 +114,8 @@ end
 -- The product ids a visitor bought, newest last, each once; the oldest drop
 -- past the last 50 (for recommendations and `purchased_items`).
 local PURCHASED_KEPT = 50
+-- The shop's tags on a visitor, in the order set; the oldest drop past 50.
+local TAGS_KEPT = 50
 
 local function remember_bought(ids)
   local bought = p.purchased
@@ -130,6 +132,24 @@ local function remember_bought(ids)
   if #bought > 0 then p.purchased = bought end
 end
 
+-- Tags named in add or remove leave the list; those in add come back at its end.
+local function set_tags(add, remove)
+  local tags = p.tags
+  if type(tags) ~= "table" then tags = {} end
+  if type(add) ~= "table" then add = {} end
+  if type(remove) ~= "table" then remove = {} end
+  local named = {}
+  for _, tag in ipairs(remove) do named[tag] = true end
+  for _, tag in ipairs(add) do named[tag] = true end
+  local kept = {}
+  for _, tag in ipairs(tags) do
+    if not named[tag] then table.insert(kept, tag) end
+  end
+  for _, tag in ipairs(add) do table.insert(kept, tag) end
+  while #kept > TAGS_KEPT do table.remove(kept, 1) end
+  p.tags = kept
+end
+
 local function expose(rule, group)
   local x = exposures()
   local previous = x[rule]
@@ -144,7 +164,7 @@ local function cap_of(rule)
 end
 
 local from_server = kind == "purchase" or kind == "member" or kind == "coupon"
-  or kind == "cart_reset" or kind == "merge" or kind == "exposure"
+  or kind == "cart_reset" or kind == "tags" or kind == "merge" or kind == "exposure"
 
 -- visits and sessions
 if p.first_seen == nil then p.first_seen = now end
@@ -188,10 +208,14 @@ elseif kind == "cart" then
   p.cart = payload.items
   p.cart_updated_at = now
 elseif kind == "purchase" then
+  -- An order counts on the day it was placed (payload.day, from its
+  -- ordered_at), which may be before it reached the engine.
   local amount = tonumber(payload.amount) or 0
+  local at = tonumber(payload.ordered_at) or now
+  local day = payload.day or today
   p.purchase_count = (p.purchase_count or 0) + 1
   p.purchase_total = (p.purchase_total or 0) + amount
-  p.last_purchase_at = now
+  if p.last_purchase_at == nil or at > p.last_purchase_at then p.last_purchase_at = at end
   if type(payload.items) == "table" then
     local ids = {}
     for _, item in ipairs(payload.items) do
@@ -199,12 +223,15 @@ elseif kind == "purchase" then
     end
     remember_bought(ids)
   end
-  count("pc", 1)
-  count("pt", amount)
+  if day >= oldest then
+    count("pc", 1, day)
+    count("pt", amount, day)
+  end
 elseif kind == "member" then
   p.is_member = true
   if payload.grade then p.member_grade = payload.grade end
   if payload.name then p.member_name = payload.name end
+  if payload.signed_up_at and p.signed_up_at == nil then p.signed_up_at = payload.signed_up_at end
 elseif kind == "coupon" then
   local coupons = map("coupons")
   if payload.action == "issued" then
@@ -215,6 +242,8 @@ elseif kind == "coupon" then
 elseif kind == "cart_reset" then
   p.cart = {}
   p.cart_updated_at = now
+elseif kind == "tags" then
+  set_tags(payload.add, payload.remove)
 elseif kind == "merge" then
   -- The anonymous profile of a visitor who just proved to be this member:
   -- counts add, coupons and bought products union, the newest cart wins, day
@@ -238,6 +267,16 @@ elseif kind == "merge" then
     p.cart_updated_at = a.cart_updated_at
   end
   if type(a.purchased) == "table" then remember_bought(a.purchased) end
+  if type(a.tags) == "table" and #a.tags > 0 then
+    local mine = {}
+    for _, tag in ipairs(type(p.tags) == "table" and p.tags or {}) do mine[tag] = true end
+    local new = {}
+    for _, tag in ipairs(a.tags) do
+      if not mine[tag] then table.insert(new, tag) end
+    end
+    set_tags(new, {})
+  end
+  if a.signed_up_at and p.signed_up_at == nil then p.signed_up_at = a.signed_up_at end
   if type(payload.days) == "table" then
     for field, n in pairs(payload.days) do
       if string.sub(field, 1, 8) >= oldest then redis.call("HINCRBY", dkey, field, n) end

@@ -206,6 +206,13 @@ def test_badly_signed_server_events_are_refused_without_effect(node: Engine, how
       "items": [{"product_id": "P1", "qty": 0}]}, "events[0].items[0].qty"),
     ({"type": "purchase", "order_id": "1", "visitor_id": "v", "amount": 10,
       "items": [{"product_id": "P1"}] * 101}, "events[0].items"),
+    ({"type": "purchase", "order_id": "1", "visitor_id": "v", "amount": 10,
+      "ordered_at": "yesterday"}, "events[0].ordered_at"),
+    ({"type": "tags", "id": "t1", "visitor_id": "v"}, "events[0].add"),
+    ({"type": "tags", "id": "t1", "visitor_id": "v", "add": ["x" * 65]}, "events[0].add[0]"),
+    ({"type": "tags", "id": "t1", "visitor_id": "v", "remove": "vip"}, "events[0].remove"),
+    ({"type": "member", "id": "m1", "member_id": "m", "signed_up": True,
+      "signed_up_at": -1}, "events[0].signed_up_at"),
 ])
 def test_bad_server_events_get_422_naming_the_field(node: Engine, event: dict[str, object],
                                                     field: str) -> None:

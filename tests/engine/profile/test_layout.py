@@ -13,6 +13,7 @@ from engine.profile.layout import (
     EVENT_IDS,
     PROFILE,
     PURCHASED_KEPT,
+    TAGS_KEPT,
     window_sums,
 )
 from rules.catalogue import WINDOW_DAYS
@@ -44,3 +45,8 @@ def test_window_sums_are_read_window_by_window_metric_by_metric() -> None:
 def test_the_lua_keeps_as_many_bought_products_as_the_python_layout() -> None:
     kept = re.search(r"local PURCHASED_KEPT = (\d+)", LUA)
     assert kept is not None and int(kept.group(1)) == PURCHASED_KEPT
+
+
+def test_the_lua_keeps_as_many_tags_as_the_layout_says() -> None:
+    kept = re.search(r"local TAGS_KEPT = (\d+)", LUA)
+    assert kept is not None and int(kept.group(1)) == TAGS_KEPT

@@ -138,6 +138,36 @@ def test_purchases_keep_the_products_bought_newest_last_each_once(driver: Driver
     assert p["purchased"] == [f"P{i}" for i in range(10, 60)]  # the last 50
 
 
+def test_an_order_counts_on_the_day_it_was_placed(driver: Driver) -> None:
+    yesterday = day_key(T0 - DAY, SEOUL)
+    driver.event("purchase", {"amount": 5_000})
+    p = driver.event("purchase", {"amount": 20_000, "ordered_at": T0 - DAY,
+                                  "day": yesterday}).profile
+    assert p["last_purchase_at"] == T0  # the later of the two
+    days = driver.profile()["days"]
+    assert (days[TODAY]["pt"], days[yesterday]["pt"], days[yesterday]["pc"]) == \
+        (5_000, 20_000, 1)
+    driver.event("purchase", {"amount": 1, "ordered_at": T0 - 400 * DAY, "day": "20251001"})
+    assert "20251001" not in driver.profile()["days"]  # past the 90 days: counted, not bucketed
+    assert driver.profile()["purchase_count"] == 3
+
+
+def test_tags_are_added_and_removed_in_order_the_last_fifty(driver: Driver) -> None:
+    driver.event("tags", {"add": ["vip", "newsletter"], "remove": []})
+    p = driver.event("tags", {"add": ["vip"], "remove": ["newsletter", "never-set"]}).profile
+    assert p["tags"] == ["vip"]
+    p = driver.event("tags", {"add": [f"t{n}" for n in range(50)], "remove": []}).profile
+    assert p["tags"] == [f"t{n}" for n in range(50)]  # "vip", the oldest, dropped
+    p = driver.event("tags", {"add": [], "remove": [f"t{n}" for n in range(50)]}).profile
+    assert p["tags"] == []
+
+
+def test_a_members_first_sign_up_time_is_kept(driver: Driver) -> None:
+    driver.event("member", {"signed_up_at": T0 - DAY})
+    p = driver.event("member", {"signed_up_at": T0, "grade": "gold"}).profile
+    assert (p["signed_up_at"], p["member_grade"]) == (T0 - DAY, "gold")
+
+
 def test_coupons_are_issued_used_and_expired(driver: Driver) -> None:
     driver.event("coupon", {"code": "WELCOME", "action": "issued", "expires_at": T0 + DAY})
     p = driver.event("coupon", {"code": "VIP", "action": "issued",
@@ -178,6 +208,7 @@ def test_a_merge_adds_up_unions_coupons_and_takes_the_newest_cart_and_session(
     driver.event("coupon", {"code": "A", "action": "issued", "expires_at": T0 + DAY},
                  visitor=member)
     driver.event("cart", {"items": [{"product_id": "X"}]}, visitor=member)
+    driver.event("tags", {"add": ["member-tag"], "remove": []}, visitor=member)
     for _ in range(2):
         driver.event("report", shown("r1"), visitor=member)
     driver.advance(HOUR)
@@ -188,6 +219,8 @@ def test_a_merge_adds_up_unions_coupons_and_takes_the_newest_cart_and_session(
     for code, expiry in (("A", T0 + 7 * DAY), ("B", T0 + 2 * DAY)):
         driver.event("coupon", {"code": code, "action": "issued", "expires_at": expiry})
     driver.event("cart", {"items": [{"product_id": "Y"}]})
+    driver.event("tags", {"add": ["from-ad", "member-tag"], "remove": []})
+    driver.event("member", {"signed_up_at": T0 + HOUR})
     for rule in ("r1", "r2"):
         driver.event("report", shown(rule))
 
@@ -197,6 +230,7 @@ def test_a_merge_adds_up_unions_coupons_and_takes_the_newest_cart_and_session(
     assert p["coupons"] == {"A": T0 + 7 * DAY, "B": T0 + 2 * DAY}  # the later expiry
     assert p["cart"] == [{"product_id": "Y"}]
     assert p["purchased"] == ["Z"]
+    assert (p["tags"], p["signed_up_at"]) == (["member-tag", "from-ad"], T0 + HOUR)
     assert (p["first_seen"], p["is_member"]) == (T0, True)
     # The anonymous session is the one in progress.
     assert (p["traffic_source"], p["page_path"], p["visit_started"], p["last_seen"]) == \

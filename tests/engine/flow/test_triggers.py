@@ -1,0 +1,70 @@
+"""What each event evaluates: a widget signal its own trigger (`on:
+exit_intent`), a cart emptied by the shop's server the `cart` rules, and the
+welcome names the signals the site's rules listen for."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from engine.flow.derive import Visitor
+from engine.flow.server_events import parse_event
+from engine.matcher import matcher_class
+from engine.store.base import Store, source_version
+from engine.wire.protocol import LIMITS
+from engine.wire.session import Session
+from tests.engine.flow.test_pipeline import Shop
+from tests.engine.store.stores import Run
+
+RULES = """site: demo-shop
+rules:
+  - id: leaving-with-a-cart
+    on: exit_intent
+    if: cart_count >= 1
+    do: { widget: push_note, title: 잠깐만요!, body: 장바구니 10% 쿠폰 }
+  - id: scrolled-far
+    on: scroll
+    if: page_type == "product"
+    do: { widget: popcorn_button, text: 리뷰 보기 }
+  - id: cart-emptied
+    on: cart
+    if: cart_count == 0
+    do: { widget: popcorn_button, text: 다시 담기 }
+"""
+
+
+@pytest.fixture
+def shop(store: Store, run: Run) -> Iterator[Shop]:
+    shop = Shop(store, run)
+    shop.site.load(source_version(RULES), RULES, matcher_class())
+    yield shop
+
+
+def test_a_signal_evaluates_the_rules_on_it_and_no_others(shop: Shop) -> None:
+    v = Visitor(shop.site, "leaver-0001")
+    shop.page(v)
+    shop.event(v, "cart", {"items": [{"product_id": "P1", "qty": 1, "price": 30_000}]})
+    ack, action = shop.event(v, "signal", {"name": "exit_intent"})
+    assert (ack["t"], action["rule"], action["content"]["title"]) == \
+        ("ack", "leaving-with-a-cart", "잠깐만요!")
+    assert len(shop.event(v, "signal", {"name": "idle"})) == 1  # no rule is on idle
+    assert "scrolled-far|matched" not in shop.stats()  # not a product page
+
+
+def test_a_cart_emptied_by_the_shops_server_evaluates_the_cart_rules(shop: Shop) -> None:
+    v = Visitor(shop.site, "buyer-00002")
+    shop.page(v)
+    shop.event(v, "cart", {"items": [{"product_id": "P1", "qty": 1, "price": 30_000}]})
+    assert "cart-emptied|matched" not in shop.stats()
+    shop.run(shop.pipeline.apply_server_event(shop.site, parse_event(
+        {"type": "cart_reset", "id": "reset-1", "visitor_id": "buyer-00002"}, 0), shop.now))
+    assert shop.stats()["cart-emptied|matched"] == 1
+
+
+def test_the_welcome_names_the_signals_the_rules_listen_for(shop: Shop) -> None:
+    rules = shop.site.rules
+    assert rules is not None and rules.signals == ("exit_intent", "scroll")
+    session = Session("leaver-0001", LIMITS, signals=lambda: rules.signals)
+    step = session.receive('{"t": "hello", "page": {"url": "https://shop.example.com/"}}', 0.0)
+    assert step.frames[0]["signals"] == ["exit_intent", "scroll"]
