@@ -35,6 +35,7 @@ class Scope(enum.Enum):
     CART = "cart"
     LIVE = "live"
     CLOCK = "clock"
+    EVENT = "event"
 
 
 class Unit(enum.Enum):
@@ -151,6 +152,11 @@ _ATTRIBUTES: list[Attribute] = [
     Attribute("now", N, CK, "the event's time", Unit.EPOCH_SECONDS),
     Attribute("hour_of_day", N, CK, "hour in the site's time zone", Unit.HOUR),
     Attribute("weekday", STR, CK, "day of the week in the site's time zone", values=WEEKDAYS),
+    # event
+    Attribute("event_name", STR, Scope.EVENT, "the name of a `track` event "
+              "(`ondo('track', 'wishlist', {...})`; missing on other events)", always=False),
+    Attribute("event_props", Kind.PARAMS, Scope.EVENT, "a `track` event's properties, each "
+              "as text; read with event_prop(\"name\")", internal=True, always=False),
 ]
 
 for _metric, _unit, _what in _WINDOWED_METRICS:
@@ -170,3 +176,14 @@ if len(CATALOGUE) != len(_ATTRIBUTES):
 def readable_names() -> list[str]:
     """Names a rule may use directly (for did-you-mean hints)."""
     return [a.name for a in CATALOGUE.values() if not a.internal]
+
+
+# Functions that read one key of a mapping attribute: param("utm_term") reads
+# params["utm_term"]. Their value is a string.
+KEYED_READERS: dict[str, str] = {"param": "params", "event_prop": "event_props"}
+READER_OF: dict[str, str] = {attribute: reader for reader, attribute in KEYED_READERS.items()}
+
+
+def keyed_label(attribute: str, key: str | None) -> str:
+    """How a rule writes a read: the attribute, or its reader with the key."""
+    return attribute if key is None else f'{READER_OF[attribute]}("{key}")'

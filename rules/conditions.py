@@ -21,7 +21,15 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
-from rules.catalogue import CATALOGUE, Attribute, Kind, Unit, readable_names
+from rules.catalogue import (
+    CATALOGUE,
+    KEYED_READERS,
+    Attribute,
+    Kind,
+    Unit,
+    keyed_label,
+    readable_names,
+)
 from rules.ruleset import Constant, Op, Predicate
 from rules.tree import (
     And,
@@ -51,6 +59,7 @@ FUNCTIONS: dict[str, str] = {
     "coupon_expires_within": "coupon_expires_within([code,] duration)",
     "in_cart": "in_cart(product_id)",
     "param": "param(name)",
+    "event_prop": "event_prop(name)",
     "exists": "exists(attribute)",
 }
 
@@ -174,7 +183,8 @@ class Lowering:
                                 + list(FUNCTIONS))
             if attr is not None and attr.internal:
                 hint = {"coupons": "use has_coupon(code) or coupon_expires_within(3d)",
-                        "params": 'use param("name")'}.get(attr.name, hint)
+                        "params": 'use param("name")',
+                        "event_props": 'use event_prop("name")'}.get(attr.name, hint)
                 self.errors.append(ConditionError(
                     f"'{node.name}' cannot be read directly", node.start, hint))
                 return None
@@ -190,9 +200,9 @@ class Lowering:
             return self.error(node, f"unknown function '{name}'",
                               did_you_mean(name, list(FUNCTIONS))
                               or "functions are " + ", ".join(FUNCTIONS.values()))
-        if name == "param":
-            return self.error(node, "param(name) is a value, not a condition",
-                              f'compare it, e.g. param("{_first_string(args) or "name"}") '
+        if name in KEYED_READERS:
+            return self.error(node, f"{name}(name) is a value, not a condition",
+                              f'compare it, e.g. {name}("{_first_string(args) or "name"}") '
                               '== "value"')
         if name == "exists":
             if len(args) != 1 or not isinstance(args[0], Name):
@@ -237,11 +247,11 @@ class Lowering:
                 return None
             attr = self.attribute(node)
             return None if attr is None else (attr, None)
-        if isinstance(node, Call) and node.function == "param":
+        if isinstance(node, Call) and node.function in KEYED_READERS:
             if len(node.args) != 1 or not isinstance(node.args[0], String):
                 self.arity(node)
                 return None
-            return CATALOGUE["params"], node.args[0].value
+            return CATALOGUE[KEYED_READERS[node.function]], node.args[0].value
         if isinstance(node, Call):
             self.errors.append(ConditionError(
                 f"{node.function}() is a condition, it cannot be compared", node.start,
@@ -279,7 +289,7 @@ class Lowering:
     def typed(self, node: Compare, attr: Attribute, key: str | None, kind: Kind,
               op: str) -> Cond:
         right = node.right
-        label = f'param("{key}")' if key is not None else attr.name
+        label = keyed_label(attr.name, key)
         if op in ("in", "not in"):
             if not isinstance(right, ListOf):
                 return self.error(right, f"expected a list after '{op}'",
@@ -331,7 +341,7 @@ class Lowering:
         attr, key = subject
         if key is not None or attr.kind is not Kind.NUMBER:
             return self.error(node, "'between' compares numbers; "
-                              f"'{attr.name if key is None else 'param()'}' is not a number")
+                              f"'{keyed_label(attr.name, key)}' is not a number")
         low = self.constant(node.low, attr, Kind.NUMBER)
         high = self.constant(node.high, attr, Kind.NUMBER)
         if low is None or high is None:

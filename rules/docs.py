@@ -17,6 +17,7 @@ _SCOPES = {
     Scope.CART: "Cart",
     Scope.LIVE: "Live counters",
     Scope.CLOCK: "Clock (site time zone, Asia/Seoul by default)",
+    Scope.EVENT: "Event (the event being evaluated)",
 }
 
 

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from rules.catalogue import keyed_label
 from rules.evaluate import check_profile, predicate_value, run_program
 from rules.ruleset import Predicate, Ruleset
 
@@ -43,7 +44,7 @@ _OPS = {"EQ": "==", "NE": "!=", "LT": "<", "LE": "<=", "GT": ">", "GE": ">=", "I
 
 def describe(pred: Predicate) -> str:
     """A predicate as condition text."""
-    subject = f'param("{pred.key}")' if pred.key is not None else pred.attribute
+    subject = keyed_label(pred.attribute, pred.key)
     name = pred.op.name
     arg = pred.arg
     if name == "IS_TRUE":

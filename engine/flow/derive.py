@@ -111,3 +111,19 @@ def server_payload(site: LiveSite, event: ServerEvent, now: float) -> tuple[dict
     if payload.pop("signed_up", False):
         payload["signed_up_at"] = min(float(payload.get("signed_up_at", now)), now)
     return payload, at
+
+
+def track_facts(data: dict[str, Any]) -> dict[str, Any]:
+    """What rules read of a `track` event: its name, and its flat properties
+    as text (nested values are left out): event_prop("price") == "30000"."""
+    props = {}
+    for name, value in (data.get("props") or {}).items():
+        if isinstance(value, bool):
+            props[name] = "true" if value else "false"
+        elif isinstance(value, int):
+            props[name] = str(value)
+        elif isinstance(value, float):
+            props[name] = str(int(value)) if value.is_integer() else repr(value)
+        elif isinstance(value, str):
+            props[name] = value
+    return {"event_name": data["name"], "event_props": props}

@@ -22,7 +22,7 @@ from typing import Any
 from engine.delivery.attribution import credited
 from engine.delivery.counters import SITE, Counters, field
 from engine.delivery.policy import Context, Decision, Reason, deliver, group
-from engine.flow.derive import Visitor, derive, server_payload
+from engine.flow.derive import Visitor, derive, server_payload, track_facts
 from engine.flow.server_events import ServerEvent
 from engine.profile.layout import flat_days
 from engine.profile.view import flat_profile
@@ -103,11 +103,14 @@ class Pipeline:
 
     def evaluate(self, rules: ActiveRules, site: LiveSite, stored: Mapping[str, Any],
                  triggers: tuple[str, ...], key: str, event_id: str, now: float,
-                 day: str) -> Decision | None:
-        """Match and decide for the stored profile after an event; the outcome
-        of every matched rule is counted. None when nothing matched."""
+                 day: str, facts: Mapping[str, Any] | None = None) -> Decision | None:
+        """Match and decide for the stored profile after an event (and the
+        event's own ``facts``: a track event's name); the outcome of every
+        matched rule is counted. None when nothing matched."""
         matched_at = time.perf_counter()
         profile = profile_view(rules, site, stored, now)
+        if facts:
+            profile.update(facts)
         matched = match(rules, profile, triggers)
         self.metrics.stage("match", time.perf_counter() - matched_at)
         if not matched:
@@ -171,7 +174,8 @@ class Pipeline:
         if triggers is None or rules is None:
             return frames
         decision = self.evaluate(rules, site, result.profile, triggers, visitor.key, event.id,
-                                 now, day)
+                                 now, day, track_facts(event.data)
+                                 if kind is EventKind.TRACK and "name" in event.data else None)
         if decision is not None:
             frames.extend(signed_frame(frame, site.action_key, visitor.id)
                           for frame in action_frames(decision))

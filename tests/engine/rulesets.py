@@ -76,7 +76,8 @@ def predicates(draw: st.DrawFn) -> Predicate:
         arg: Any = draw(st.sampled_from(WORDS))
         if op in (Op.IN, Op.NOT_IN):
             arg = sorted({arg, draw(st.sampled_from(WORDS))})
-        return Predicate("params", op, arg, draw(st.sampled_from(["q", "utm_source"])))
+        return Predicate(draw(st.sampled_from(["params", "event_props"])), op, arg,
+                         draw(st.sampled_from(["q", "utm_source"])))
     attr = draw(st.sampled_from(NUMBERS + BOOLS + STRINGS + SETS + ("coupons",)))
     return Predicate(attr, Op.EXISTS)
 
@@ -132,6 +133,8 @@ def profiles(draw: st.DrawFn, hostile: bool = False) -> dict[str, Any]:
                                    st.integers(NOW - 300_000, NOW + 300_000), max_size=3),
         "params": st.dictionaries(st.sampled_from(["q", "utm_source"]), st.sampled_from(WORDS),
                                   max_size=2),
+        "event_props": st.dictionaries(st.sampled_from(["q", "utm_source"]),
+                                       st.sampled_from(WORDS), max_size=2),
     }
     profile: dict[str, Any] = {}
     for name, strategy in values.items():

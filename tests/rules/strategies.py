@@ -72,9 +72,9 @@ coupon = st.one_of(
 in_cart = st.builds(lambda p: Call("in_cart", (String(p),)), st.sampled_from(PRODUCTS))
 exists = st.builds(lambda a: Call("exists", (Name(a),)),
                    st.sampled_from(["member_grade", "days_since_last_visit", "utm_source"]))
-param = st.builds(lambda k, op, v: Compare(op, Call("param", (String(k),)), String(v)),
-                  st.sampled_from(["utm_source", "q"]), st.sampled_from(["==", "!=", "contains"]),
-                  st.sampled_from(["naver", "가방", ""]))
+param = st.builds(lambda f, k, op, v: Compare(op, Call(f, (String(k),)), String(v)),
+                  st.sampled_from(["param", "event_prop"]), st.sampled_from(["utm_source", "q"]),
+                  st.sampled_from(["==", "!=", "contains"]), st.sampled_from(["naver", "가방", ""]))
 constants = st.builds(Bool, st.booleans())
 
 atoms = st.one_of(number_compare, flipped_compare, between, number_in, source_compare, source_in,
@@ -113,6 +113,8 @@ def profiles(draw: st.DrawFn) -> dict[str, Any]:
         "cart_items": st.lists(st.sampled_from(PRODUCTS), max_size=3),
         "params": st.dictionaries(st.sampled_from(["utm_source", "q"]),
                                   st.sampled_from(["naver", "가방", "", "x"]), max_size=2),
+        "event_props": st.dictionaries(st.sampled_from(["utm_source", "q"]),
+                                       st.sampled_from(["naver", "가방", "", "x"]), max_size=2),
         "now": st.just(NOW),
     }
     profile = {}

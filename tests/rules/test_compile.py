@@ -153,3 +153,26 @@ def test_a_file_over_8_mib_is_refused() -> None:
     with pytest.raises(RuleFileError) as info:
         rules.load("site: s\n#" + "x" * (8 * 1024 * 1024))
     assert "file too large" in info.value.errors[0].message
+
+
+def test_event_prop_reads_a_track_events_property_as_text() -> None:
+    ruleset = rules.load("""site: s
+rules:
+  - id: a
+    on: track
+    if: event_name == "wishlist" and event_prop("category") in ["bags", "shoes"]
+    do: {widget: push_note, title: a}
+""")
+    assert Predicate("event_props", Op.IN, ["bags", "shoes"], "category") in ruleset.predicates
+
+
+@pytest.mark.parametrize(("condition", "message"), [
+    ('event_prop("price") > 3', "'>' compares numbers; 'event_prop(\"price\")' is a string"),
+    ('event_prop("price")', "event_prop(name) is a value, not a condition"),
+    ("event_props", "'event_props' cannot be read directly"),
+])
+def test_event_prop_mistakes_are_named(condition: str, message: str) -> None:
+    with pytest.raises(RuleFileError) as info:
+        rules.load(f"site: s\nrules:\n  - id: a\n    on: track\n    if: '{condition}'\n"
+                   "    do: {widget: push_note, title: a}\n")
+    assert info.value.errors[0].message == message

@@ -50,8 +50,9 @@ def constant(node: Expr) -> Any:
 
 
 def subject(node: Expr, profile: dict[str, Any]) -> Any:
-    if isinstance(node, Call):  # param("k")
-        return (profile.get("params") or {}).get(constant(node.args[0]))
+    if isinstance(node, Call):  # param("k"), event_prop("k")
+        mapping = {"param": "params", "event_prop": "event_props"}[node.function]
+        return (profile.get(mapping) or {}).get(constant(node.args[0]))
     assert isinstance(node, Name)
     return profile.get(node.name)
 

@@ -68,3 +68,24 @@ def test_the_welcome_names_the_signals_the_rules_listen_for(shop: Shop) -> None:
     session = Session("leaver-0001", LIMITS, signals=lambda: rules.signals)
     step = session.receive('{"t": "hello", "page": {"url": "https://shop.example.com/"}}', 0.0)
     assert step.frames[0]["signals"] == ["exit_intent", "scroll"]
+
+
+TRACKED = """site: demo-shop
+rules:
+  - id: wishlist-coupon
+    on: track
+    if: event_name == "wishlist" and event_prop("category") == "bags"
+    do: { widget: push_note, title: 찜한 가방 10% 쿠폰 }
+"""
+
+
+def test_a_track_event_is_read_by_its_name_and_props(shop: Shop) -> None:
+    shop.site.load(source_version(TRACKED), TRACKED, matcher_class())
+    v = Visitor(shop.site, "tracker-0001")
+    shop.page(v)
+    bags = shop.event(v, "track", {"name": "wishlist", "props": {"category": "bags",
+                                                                  "price": 30_000}})
+    assert [f["rule"] for f in bags[1:]] == ["wishlist-coupon"]
+    shoes = shop.event(v, "track", {"name": "wishlist", "props": {"category": "shoes"}})
+    assert len(shoes) == 1
+    assert len(shop.page(v)) == 1  # a page view has no event name
