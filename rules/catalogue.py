@@ -144,10 +144,15 @@ _ATTRIBUTES: list[Attribute] = [
     Attribute("cart_count", N, C, "units in the cart", Unit.COUNT),
     Attribute("cart_total", N, C, "value of the cart", Unit.KRW),
     # live
-    Attribute("product_viewers_now", N, LV, "visitors viewing this product in the last 5 minutes",
+    Attribute("product_viewers_now", N, LV, "visitors whose current page is this product, "
+              "viewed in the last 5 minutes (on every engine node)",
               Unit.COUNT, always=False),
     Attribute("site_visitors_now", N, LV, "visitors on the site in the last 5 minutes", Unit.COUNT,
               always=False),
+    Attribute("product_purchases_24h", N, LV, "orders of this page's product in the last 24 "
+              "hours", Unit.COUNT, always=False),
+    Attribute("product_cart_adds_24h", N, LV, "times this page's product was added to a cart "
+              "in the last 24 hours", Unit.COUNT, always=False),
     # clock
     Attribute("now", N, CK, "the event's time", Unit.EPOCH_SECONDS),
     Attribute("hour_of_day", N, CK, "hour in the site's time zone", Unit.HOUR),

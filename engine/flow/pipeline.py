@@ -28,7 +28,15 @@ from engine.profile.layout import flat_days
 from engine.profile.view import flat_profile
 from engine.runtime.metrics import Metrics
 from engine.runtime.site import ActiveRules, LiveSite
-from engine.store.base import PUSH_CHANNEL, Applied, Result, Store, StoredEvent, StoreUnavailable
+from engine.store.base import (
+    PUSH_CHANNEL,
+    Applied,
+    LiveUpdate,
+    Result,
+    Store,
+    StoredEvent,
+    StoreUnavailable,
+)
 from engine.wire.action_ids import signed_frame
 from engine.wire.frames import Event
 from engine.wire.protocol import SIGNALS, ErrorCode, EventKind, Frame, ServerFrame
@@ -171,11 +179,19 @@ class Pipeline:
                                site.group(visitor.key))
         triggers = SIGNAL_TRIGGERS.get(event.data.get("name", "")) \
             if kind is EventKind.SIGNAL else TRIGGERS.get(kind)
+        evaluates = triggers is not None and rules is not None
+        facts = await self.live(site, LiveUpdate(
+            now, visitor.key, page=kind is EventKind.PAGEVIEW,
+            product=str(payload.get("product_id") or "") if kind is EventKind.PAGEVIEW else "",
+            added=tuple(result.profile.get("cart_added") or ()) if kind is EventKind.CART
+            else (), read=evaluates and rules is not None and rules.reads_live,
+            read_product=str(result.profile.get("product_id") or "")))
         if triggers is None or rules is None:
             return frames
+        if kind is EventKind.TRACK and "name" in event.data:
+            facts.update(track_facts(event.data))
         decision = self.evaluate(rules, site, result.profile, triggers, visitor.key, event.id,
-                                 now, day, track_facts(event.data)
-                                 if kind is EventKind.TRACK and "name" in event.data else None)
+                                 now, day, facts)
         if decision is not None:
             frames.extend(signed_frame(frame, site.action_key, visitor.id)
                           for frame in action_frames(decision))
@@ -183,6 +199,21 @@ class Pipeline:
                                 now)
         metrics.stage("event", time.perf_counter() - started)
         return frames
+
+    async def live(self, site: LiveSite, update: LiveUpdate) -> dict[str, Any]:
+        """Write what the event changes in the site's live counters and read the
+        figures its rules need (one store call, only when there is either). An
+        outage loses this event's share of the counters, not the event."""
+        if not (update.page or update.added or update.bought or update.read):
+            return {}
+        started = time.perf_counter()
+        try:
+            figures: dict[str, Any] = dict(await self.store.live(site.config.id, update))
+        except StoreUnavailable as exc:
+            log.warning("the live counters of %s were not updated: %s", site.config.id, exc)
+            return {}
+        self.metrics.stage("live", time.perf_counter() - started)
+        return figures
 
     async def held_out(self, rules: ActiveRules, site: LiveSite, key: str, decision: Decision,
                        stored: Mapping[str, Any], event_id: str, now: float) -> None:
@@ -255,10 +286,18 @@ class Pipeline:
                 credited(result.profile.get("x"), at, site.config.attribution),
                 int(event.payload.get("amount") or 0), site.group(event.profile))
         triggers = TRIGGERS.get(event.type)
-        if result.status is not Applied.NEW or rules is None or triggers is None:
+        if result.status is not Applied.NEW:
+            return result.status
+        evaluates = rules is not None and triggers is not None
+        facts = await self.live(site, LiveUpdate(
+            now, bought=tuple(str(item["product_id"]) for item in payload.get("items", ()))
+            if event.type == "purchase" else (),
+            read=evaluates and rules is not None and rules.reads_live,
+            read_product=str(result.profile.get("product_id") or "")))
+        if rules is None or triggers is None:
             return result.status
         decision = self.evaluate(rules, site, result.profile, triggers, event.profile,
-                                 event.id, now, local.day)
+                                 event.id, now, local.day, facts)
         if decision is not None:
             await self.held_out(rules, site, event.profile, decision, result.profile,
                                 event.id, now)

@@ -26,6 +26,16 @@ PURCHASED_KEPT = 50
 # The shop's tags a profile keeps (`tags`, in the order set).
 TAGS_KEPT = 50
 
+# The live counters (lua/live.lua): "now" is the last 5 minutes; orders and
+# cart additions are counted per hour over the last 24.
+LIVE_WINDOW = 300.0
+LIVE_HOURS = 24
+
+
+def live_key(site: str, suffix: str) -> str:
+    """A key of the site's live counters: one hash tag, one slot, per site."""
+    return f"ondo:{{{site}:live}}:{suffix}"
+
 
 def visitor_key(site: str, visitor: str, suffix: str) -> str:
     return f"ondo:{{{site}:{visitor}}}:{suffix}"

@@ -32,19 +32,21 @@ class ActiveRules:
     calendar: Calendar | None = None
     source: str = ""  # the rule file's text
     signals: tuple[str, ...] = ()  # the widget signals some enabled rule is triggered by
+    reads_live: bool = False  # some rule reads a live counter (product_viewers_now, ...)
 
     @classmethod
     def build(cls, ruleset: Ruleset, matcher_class: type[MatcherLike],
               version: str, source: str = "") -> ActiveRules:
-        windowed = any(CATALOGUE[a].scope is Scope.WINDOWED for a in ruleset.attributes) or any(
-            isinstance(part, TemplateVar) and CATALOGUE[part.name].scope is Scope.WINDOWED
-            for rule in ruleset.rules for parts in rule.action.content.values()
-            for part in parts)
+        read = set(ruleset.attributes) | {
+            part.name for rule in ruleset.rules for parts in rule.action.content.values()
+            for part in parts if isinstance(part, TemplateVar)}
+        scopes = {CATALOGUE[name].scope for name in read}
         calendar = Calendar(ZoneInfo(ruleset.timezone)) if ruleset.timezone else None
         return cls(ruleset, matcher_class(ruleset), Policy.of(ruleset), version,
-                   {r.id: r for r in ruleset.rules}, windowed, calendar, source,
+                   {r.id: r for r in ruleset.rules}, Scope.WINDOWED in scopes, calendar, source,
                    tuple(s for s in SIGNALS if any(r.enabled and s in r.triggers
-                                                   for r in ruleset.rules)))
+                                                   for r in ruleset.rules)),
+                   Scope.LIVE in scopes)
 
 
 class LiveSite:

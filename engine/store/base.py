@@ -58,6 +58,21 @@ class StoredEvent:
                    local.window_starts[:2], windows, session_timeout)
 
 
+@dataclass(frozen=True, slots=True)
+class LiveUpdate:
+    """What one event changes in the site's live counters, and whether to read
+    them (for rules that read product_viewers_now and the like)."""
+
+    now: float
+    visitor: str = ""  # the profile key; "" for an event of the shop's server
+    page: bool = False  # a page view: the visitor's current page shows ``product``
+    product: str = ""  # the page view's product, "" if none
+    added: tuple[str, ...] = ()  # product ids added to the visitor's cart
+    bought: tuple[str, ...] = ()  # product ids of an order
+    read: bool = False
+    read_product: str = ""  # the product whose figures to read ("" the site's alone)
+
+
 @dataclass(slots=True)
 class Result:
     status: Applied
@@ -212,6 +227,11 @@ class Store(Protocol):
 
     async def visitor_names(self, site: str, day: str) -> set[str]:
         """The names of one day's distinct-visitor counters."""
+
+    async def live(self, site: str, update: LiveUpdate) -> dict[str, int]:
+        """Apply ``update`` to the site's live counters; when it asks, the
+        figures as rule attributes (site_visitors_now, and for a product
+        product_viewers_now, product_purchases_24h, product_cart_adds_24h)."""
 
     async def ping(self) -> bool:
         """Whether the event path's storage answers now."""

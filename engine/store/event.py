@@ -113,8 +113,20 @@ def apply_event(state: VisitorState, event: StoredEvent, dedupe_ttl: float) -> R
         for name in PAGE_FACTS:
             _assign(p, name, payload.get(name))
     elif kind == "cart":
+        before: dict[Any, float] = {}
+        for item in map(_table, _ipairs(_table(p.get("cart")) or {})):
+            if item is not None and isinstance(item.get("product_id"), str):
+                product = item["product_id"]
+                before[product] = before.get(product, 0) + _qty(item)
+        added = []
+        for item in map(_table, _ipairs(_table(payload.get("items")) or {})):
+            product = item.get("product_id") if item is not None else None
+            if item is not None and isinstance(product, str) and \
+                    _qty(item) > before.get(product, 0):
+                added.append(product)
         _assign(p, "cart", payload.get("items"))
         p["cart_updated_at"] = now
+        p["cart_added"] = added
     elif kind == "purchase":
         amount = _tonumber(payload.get("amount")) or 0
         at = _tonumber(payload.get("ordered_at")) or now
@@ -402,6 +414,13 @@ def _table(value: Any) -> dict[Any, Any] | None:
     if isinstance(value, list):
         return dict(enumerate(value, 1))
     return None
+
+
+def _qty(item: Mapping[Any, Any]) -> float:
+    """An item's quantity, 1 when it has none (lua: tonumber(item.qty) or 1, where 0 is a
+    quantity)."""
+    qty = _tonumber(item.get("qty"))
+    return 1 if qty is None else qty
 
 
 def _ipairs(table: Mapping[Any, Any]) -> list[Any]:

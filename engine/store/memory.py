@@ -33,6 +33,7 @@ from engine.store.base import (
     STATS_TTL,
     Applied,
     ConsoleSession,
+    LiveUpdate,
     OnMessage,
     OnSubscribed,
     Result,
@@ -42,6 +43,7 @@ from engine.store.base import (
     handled,
 )
 from engine.store.event import VisitorState, apply_event, stored_profile
+from engine.store.live import LiveState, apply_live
 
 log = logging.getLogger("ondo.store")
 RETRY = 0.1  # seconds before a follower notices an outage, or its end
@@ -71,6 +73,7 @@ class MemoryStore:
         self._visitors: dict[tuple[str, str], _Keys] = {}
         self._stats: dict[tuple[str, str], dict[str, int]] = {}
         self._distinct: dict[tuple[str, str], dict[str, set[str]]] = {}
+        self._live: dict[str, LiveState] = {}
         self.versions = MemoryVersions(self)
         self.broker = MemoryBroker(self)
         self.sessions = MemorySessions(self)
@@ -153,6 +156,10 @@ class MemoryStore:
     async def visitor_names(self, site: str, day: str) -> set[str]:
         with self.reaching():
             return set(self._distinct.get((site, day), {}))
+
+    async def live(self, site: str, update: LiveUpdate) -> dict[str, int]:
+        with self.reaching():
+            return apply_live(self._live.setdefault(site, LiveState()), update)
 
     async def ping(self) -> bool:
         return not self.down

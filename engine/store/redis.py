@@ -36,8 +36,10 @@ from engine.profile.layout import (
     CAPS,
     DAYS,
     EVENT_IDS,
+    LIVE_WINDOW,
     PROFILE,
     day_buckets,
+    live_key,
     visitor_key,
     window_sums,
 )
@@ -48,6 +50,7 @@ from engine.store.base import (
     STATS_TTL,
     Applied,
     ConsoleSession,
+    LiveUpdate,
     OnMessage,
     OnSubscribed,
     Result,
@@ -61,6 +64,9 @@ from engine.store.resp import NoScriptError, Pipe, ReplyError
 LUA = Path(__file__).with_name("lua")
 _DOWN = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
 log = logging.getLogger("ondo.store")
+# The figures of live.lua's reply, in its order.
+LIVE_FIGURES = ("site_visitors_now", "product_viewers_now", "product_purchases_24h",
+                "product_cart_adds_24h")
 _APPLIED = {status.value.encode(): status for status in Applied}  # the script's status reply
 
 
@@ -80,6 +86,7 @@ class RedisStore:
         self.pipe = Pipe(url, connect_timeout=1.0, timeout=2.0)
         self.event_script = Script("event.lua")
         self.count_script = Script("count.lua")
+        self.live_script = Script("live.lua")
         self._loading = asyncio.Lock()
         self.profile_ttl = int(profile_ttl)
         self.dedupe_ttl = int(dedupe_ttl)
@@ -191,6 +198,15 @@ class RedisStore:
             caps = await self.client.hgetall(visitor_key(site, visitor, CAPS))
         return decode_profile(blob, [x for kv in days.items() for x in kv],
                               [x for kv in caps.items() for x in kv])
+
+    async def live(self, site: str, update: LiveUpdate) -> dict[str, int]:
+        reply = await self._evalsha(
+            self.live_script, (live_key(site, "v"), live_key(site, "at")),
+            (repr(update.now), int(LIVE_WINDOW), update.visitor, "1" if update.page else "0",
+             update.product, msgpack.packb(list(update.added)),
+             msgpack.packb(list(update.bought)), "1" if update.read else "0",
+             update.read_product))
+        return dict(zip(LIVE_FIGURES, (int(n) for n in reply), strict=False))
 
     async def ping(self) -> bool:
         """Whether the event path's connection answers (it reconnects by itself)."""

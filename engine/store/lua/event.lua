@@ -205,8 +205,28 @@ if kind == "pageview" then
     p[field] = payload[field]
   end
 elseif kind == "cart" then
+  -- What this change added (a new product, or more of one): the live counters
+  -- count cart additions, not carts.
+  local before = {}
+  if type(p.cart) == "table" then
+    for _, item in ipairs(p.cart) do
+      if type(item) == "table" and type(item.product_id) == "string" then
+        before[item.product_id] = (before[item.product_id] or 0) + (tonumber(item.qty) or 1)
+      end
+    end
+  end
+  local added = {}
+  if type(payload.items) == "table" then
+    for _, item in ipairs(payload.items) do
+      local product = type(item) == "table" and item.product_id
+      if type(product) == "string" and (tonumber(item.qty) or 1) > (before[product] or 0) then
+        table.insert(added, product)
+      end
+    end
+  end
   p.cart = payload.items
   p.cart_updated_at = now
+  p.cart_added = added
 elseif kind == "purchase" then
   -- An order counts on the day it was placed (payload.day, from its
   -- ordered_at), which may be before it reached the engine.

@@ -14,7 +14,7 @@ from engine.matcher import matcher_class
 from engine.store.base import Store, source_version
 from engine.wire.protocol import LIMITS
 from engine.wire.session import Session
-from tests.engine.flow.test_pipeline import Shop
+from tests.engine.flow.test_pipeline import SHOP, Shop
 from tests.engine.store.stores import Run
 
 RULES = """site: demo-shop
@@ -89,3 +89,45 @@ def test_a_track_event_is_read_by_its_name_and_props(shop: Shop) -> None:
     shoes = shop.event(v, "track", {"name": "wishlist", "props": {"category": "shoes"}})
     assert len(shoes) == 1
     assert len(shop.page(v)) == 1  # a page view has no event name
+
+
+LIVE = """site: demo-shop
+rules:
+  - id: popular-now
+    if: page_type == "product" and product_viewers_now >= 3
+    do: { widget: popcorn_button, text: "{{ product_viewers_now | default(3) }}명이 보고 있어요" }
+  - id: selling-fast
+    on: cart
+    if: product_cart_adds_24h >= 2 and site_visitors_now >= 1
+    do: { widget: push_note, title: "오늘 {{ product_purchases_24h | default(0) }}개 팔렸어요" }
+"""
+
+
+def test_live_viewers_reach_a_rule_and_its_text(shop: Shop) -> None:
+    shop.site.load(source_version(LIVE), LIVE, matcher_class())
+    page = "/product/bags/P1?x=1"
+    others = [Visitor(shop.site, f"viewer-{n:04}") for n in range(3)]
+    for viewer in others[:2]:
+        assert len(shop.event(viewer, "pageview", {"url": f"{SHOP}{page}",
+                                                   "product_id": "P1"})) == 1
+    third = shop.event(others[2], "pageview", {"url": f"{SHOP}{page}", "product_id": "P1"})
+    assert [(f["rule"], f["content"]["text"]) for f in third[1:]] == \
+        [("popular-now", "3명이 보고 있어요")]
+
+
+def test_cart_additions_and_orders_are_counted_for_the_product(shop: Shop) -> None:
+    shop.site.load(source_version(LIVE), LIVE, matcher_class())
+    item = {"product_id": "P9", "qty": 1, "price": 10_000}
+    first, second = Visitor(shop.site, "adder-0001"), Visitor(shop.site, "adder-0002")
+    for v in (first, second):
+        shop.event(v, "pageview", {"url": f"{SHOP}/product/P9", "product_id": "P9"})
+    assert len(shop.event(first, "cart", {"items": [item]})) == 1  # one addition so far
+    shop.run(shop.pipeline.apply_server_event(shop.site, parse_event(
+        {"type": "purchase", "order_id": "o-9", "visitor_id": "adder-0003", "amount": 10_000,
+         "items": [item]}, 0), shop.now))
+    frames = shop.event(second, "cart", {"items": [item]})
+    assert [(f["rule"], f["content"]["title"]) for f in frames[1:]] == \
+        [("selling-fast", "오늘 1개 팔렸어요")]
+    again = shop.event(second, "cart", {"items": [item]})  # the same cart: no new addition
+    assert shop.run(shop.store.profile("demo-shop", "adder-0002"))["cart_added"] == []
+    assert len(again) >= 1
