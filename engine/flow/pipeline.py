@@ -13,6 +13,7 @@ per rule (engine/delivery/counters.py) and the stage times recorded.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -151,7 +152,21 @@ class Pipeline:
                                 windows=rules is None or rules.reads_windows,
                                 session_timeout=config.session_timeout)
         key = visitor.id if kind is EventKind.IDENTIFY else visitor.key
-        result = await self.store.apply(config.id, key, stored)
+        triggers = SIGNAL_TRIGGERS.get(event.data.get("name", "")) \
+            if kind is EventKind.SIGNAL else TRIGGERS.get(kind)
+        reads_live = rules is not None and triggers is not None and \
+            not rules.live_triggers.isdisjoint(triggers)
+        facts: dict[str, Any] = {}
+        if kind is EventKind.PAGEVIEW:
+            # The page's live counters need nothing the profile's call answers:
+            # both calls go out together, one round trip.
+            product = str(payload.get("product_id") or "")
+            result, facts = await asyncio.gather(
+                self.store.apply(config.id, key, stored),
+                self.live(site, LiveUpdate(now, key, page=True, product=product,
+                                           read=reads_live, read_product=product)))
+        else:
+            result = await self.store.apply(config.id, key, stored)
         metrics.stage("store", time.perf_counter() - started)
         metrics.event(config.id, event.kind)
         if result.status is Applied.CONFLICT:
@@ -177,15 +192,11 @@ class Pipeline:
             counters.converted(config.id, day, visitor.key,
                                credited(result.profile.get("x"), now, config.attribution), 0,
                                site.group(visitor.key))
-        triggers = SIGNAL_TRIGGERS.get(event.data.get("name", "")) \
-            if kind is EventKind.SIGNAL else TRIGGERS.get(kind)
-        evaluates = triggers is not None and rules is not None
-        facts = await self.live(site, LiveUpdate(
-            now, visitor.key, page=kind is EventKind.PAGEVIEW,
-            product=str(payload.get("product_id") or "") if kind is EventKind.PAGEVIEW else "",
-            added=tuple(result.profile.get("cart_added") or ()) if kind is EventKind.CART
-            else (), read=evaluates and rules is not None and rules.reads_live,
-            read_product=str(result.profile.get("product_id") or "")))
+        if kind is not EventKind.PAGEVIEW:
+            facts = await self.live(site, LiveUpdate(
+                now, visitor.key, added=tuple(result.profile.get("cart_added") or ())
+                if kind is EventKind.CART else (), read=reads_live,
+                read_product=str(result.profile.get("product_id") or "")))
         if triggers is None or rules is None:
             return frames
         if kind is EventKind.TRACK and "name" in event.data:
@@ -288,11 +299,11 @@ class Pipeline:
         triggers = TRIGGERS.get(event.type)
         if result.status is not Applied.NEW:
             return result.status
-        evaluates = rules is not None and triggers is not None
         facts = await self.live(site, LiveUpdate(
             now, bought=tuple(str(item["product_id"]) for item in payload.get("items", ()))
             if event.type == "purchase" else (),
-            read=evaluates and rules is not None and rules.reads_live,
+            read=rules is not None and triggers is not None and
+            not rules.live_triggers.isdisjoint(triggers),
             read_product=str(result.profile.get("product_id") or "")))
         if rules is None or triggers is None:
             return result.status

@@ -32,7 +32,9 @@ class ActiveRules:
     calendar: Calendar | None = None
     source: str = ""  # the rule file's text
     signals: tuple[str, ...] = ()  # the widget signals some enabled rule is triggered by
-    reads_live: bool = False  # some rule reads a live counter (product_viewers_now, ...)
+    # The triggers of the rules that read a live counter (product_viewers_now, ...):
+    # only their events read the counters.
+    live_triggers: frozenset[str] = frozenset()
 
     @classmethod
     def build(cls, ruleset: Ruleset, matcher_class: type[MatcherLike],
@@ -41,12 +43,20 @@ class ActiveRules:
             part.name for rule in ruleset.rules for parts in rule.action.content.values()
             for part in parts if isinstance(part, TemplateVar)}
         scopes = {CATALOGUE[name].scope for name in read}
+        live = {name for name, attr in CATALOGUE.items() if attr.scope is Scope.LIVE}
+
+        def reads_live(rule: Rule) -> bool:
+            names = {ruleset.predicates[i].attribute for i in rule.program if i >= 0} | {
+                part.name for parts in rule.action.content.values() for part in parts
+                if isinstance(part, TemplateVar)}
+            return bool(names & live)
         calendar = Calendar(ZoneInfo(ruleset.timezone)) if ruleset.timezone else None
         return cls(ruleset, matcher_class(ruleset), Policy.of(ruleset), version,
                    {r.id: r for r in ruleset.rules}, Scope.WINDOWED in scopes, calendar, source,
                    tuple(s for s in SIGNALS if any(r.enabled and s in r.triggers
                                                    for r in ruleset.rules)),
-                   Scope.LIVE in scopes)
+                   frozenset(trigger for rule in ruleset.rules if rule.enabled and
+                             reads_live(rule) for trigger in rule.triggers))
 
 
 class LiveSite:

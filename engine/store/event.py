@@ -287,6 +287,10 @@ def _merge(p: dict[str, Any], days: dict[str, int], caps: dict[str, Any],
         _set_tags(p, [tag for tag in anon_tags if tag not in held], [])
     if _truthy(anon.get("signed_up_at")) and p.get("signed_up_at") is None:
         p["signed_up_at"] = anon["signed_up_at"]
+    bought_at = anon.get("last_purchase_at")
+    if _truthy(bought_at) and (p.get("last_purchase_at") is None or
+                               bought_at > p["last_purchase_at"]):
+        p["last_purchase_at"] = bought_at
     for day_code, n in (_table(payload.get("days")) or {}).items():
         if _arg(day_code)[:8] >= oldest:
             _hincrby(days, _arg(day_code), n)

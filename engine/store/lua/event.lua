@@ -297,6 +297,9 @@ elseif kind == "merge" then
     set_tags(new, {})
   end
   if a.signed_up_at and p.signed_up_at == nil then p.signed_up_at = a.signed_up_at end
+  if a.last_purchase_at and (p.last_purchase_at == nil or a.last_purchase_at > p.last_purchase_at) then
+    p.last_purchase_at = a.last_purchase_at
+  end
   if type(payload.days) == "table" then
     for field, n in pairs(payload.days) do
       if string.sub(field, 1, 8) >= oldest then redis.call("HINCRBY", dkey, field, n) end

@@ -231,6 +231,7 @@ def test_a_merge_adds_up_unions_coupons_and_takes_the_newest_cart_and_session(
     assert p["cart"] == [{"product_id": "Y"}]
     assert p["purchased"] == ["Z"]
     assert (p["tags"], p["signed_up_at"]) == (["member-tag", "from-ad"], T0 + HOUR)
+    assert p["last_purchase_at"] == T0 + HOUR  # the anonymous order's
     assert (p["first_seen"], p["is_member"]) == (T0, True)
     # The anonymous session is the one in progress.
     assert (p["traffic_source"], p["page_path"], p["visit_started"], p["last_seen"]) == \
