@@ -149,7 +149,7 @@ class Running:
 def run_targets(targets: list[str], *, rules: int, visitors: int, duration: float,
                 rate: float, processes: int, runs: int, workers: int = 1,
                 msgpack: bool = False, warmup: float = WARMUP, running: Running | None = None,
-                ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, float]]:
+                live: bool = True) -> tuple[dict[str, list[dict[str, Any]]], dict[str, float]]:
     """Start the targets (but a ``running`` engine) and drive each of them once per
     round, ``runs`` rounds."""
     results: dict[str, list[dict[str, Any]]] = {t: [] for t in targets}
@@ -160,7 +160,7 @@ def run_targets(targets: list[str], *, rules: int, visitors: int, duration: floa
         if redis_server.process is not None:
             _pin_process(redis_server.process.pid, 1)  # beside the load generators
         rules_path = data / "rules.yaml"
-        rules_path.write_text(site_file(rules), encoding="utf-8")
+        rules_path.write_text(site_file(rules, live=live), encoding="utf-8")
         (data / "sites.toml").write_text(sites_toml(rules_path, ORIGIN), encoding="utf-8")
         python = sys.executable
         commands = {
@@ -219,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="frames for the engine (the references speak JSON)")
     parser.add_argument("--sweep", choices=["rate", "rules", "visitors", "workers", "frames"],
                         help="vary one dimension (see bench/sweeps.py)")
+    parser.add_argument("--without-live", action="store_true",
+                        help="leave out the library's recipes that read live counters")
     parser.add_argument("--record", action="store_true", help="append to bench/RESULTS.md")
     parser.add_argument("--url", help="drive this running engine (loopback, e.g. "
                         "http://127.0.0.1:8000) instead of starting one")
@@ -240,7 +242,8 @@ def main(argv: list[str] | None = None) -> int:
             args.targets.split(","), rules=args.rules, visitors=args.visitors,
             duration=args.duration, rate=args.rate, processes=args.processes, runs=args.runs,
             workers=args.workers, msgpack=args.frames == "msgpack", warmup=args.warmup,
-            running=Running.parse(args.url, args.site, args.origin) if args.url else None)
+            running=Running.parse(args.url, args.site, args.origin) if args.url else None,
+            live=not args.without_live)
         table = report(results, stages, args, fds)
     print(table)
     if args.record:
@@ -272,7 +275,9 @@ def report(results: dict[str, list[dict[str, Any]]], stages: dict[str, float],
              f"- {args.visitors:,} visitors, {mode}, {args.duration:g} s per run after "
              f"{args.warmup:g} s of warm-up; " + (
                  f"the engine at {args.url} (site {args.site}, its own rules)" if args.url else
-                 f"the engine runs the rule library plus {args.rules:,} generated rules") +
+                 f"the engine runs the rule library"
+                 f"{' (without its live-counter recipes)' if args.without_live else ''} plus "
+                 f"{args.rules:,} generated rules") +
              "; medians of "
              f"{args.runs} rounds (min–max); ×A and ×B are the median of the ratios within "
              "each round (a round runs A, B and the engine back to back)", "",

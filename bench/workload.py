@@ -7,13 +7,15 @@ Rules have 1-5 conditions over the catalogue (mostly ``and``, some ``or`` and
 
 from __future__ import annotations
 
+import json
 import random
+import re
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from rules.catalogue import DEVICES, PAGE_TYPES, TRAFFIC_SOURCES
+from rules.catalogue import CATALOGUE, DEVICES, PAGE_TYPES, TRAFFIC_SOURCES, Scope
 
 LIBRARY = Path(__file__).resolve().parents[1] / "rules" / "library"
 
@@ -83,15 +85,21 @@ def sites_toml(rules_path: Path, origin: str, site: str = "bench") -> str:
             "[limits]\nconnects_per_second = 1000000\nconnect_burst = 1000000\n")
 
 
-def site_file(n_rules: int, site: str = "bench", seed: int = 7) -> str:
+LIVE_NAMES = {name for name, attr in CATALOGUE.items() if attr.scope is Scope.LIVE}
+
+
+def site_file(n_rules: int, site: str = "bench", seed: int = 7, live: bool = True) -> str:
     """The load test's site: every recipe of rules/library (their segments, caps,
-    schedules, pages and fatigue budget) followed by ``n_rules`` generated rules."""
+    schedules, pages and fatigue budget) followed by ``n_rules`` generated rules;
+    without the recipes that read live counters when ``live`` is false."""
     merged: dict[str, Any] = {"version": 1, "site": site, "timezone": "Asia/Seoul",
                               "segments": {}, "rules": []}
     for path in sorted(LIBRARY.glob("*.yaml")):
         recipes = yaml.safe_load(path.read_text(encoding="utf-8"))
         merged["segments"].update(recipes.get("segments") or {})
-        merged["rules"] += recipes["rules"]
+        merged["rules"] += [rule for rule in recipes["rules"]
+                            if live or not LIVE_NAMES.intersection(
+                                re.findall(r"\w+", json.dumps(rule, ensure_ascii=False)))]
         if "fatigue" in recipes:
             merged["fatigue"] = recipes["fatigue"]
     merged["rules"] += yaml.safe_load(rule_file(n_rules, seed))["rules"]
