@@ -8,7 +8,15 @@ import re
 from rules import options
 from rules.conditions import did_you_mean
 from rules.options import Report, kind_of, mapping_items
-from rules.ruleset import WIDGETS, Action, Arming, TemplatePart
+from rules.ruleset import (
+    CARD_WIDGETS,
+    RECOMMENDATIONS,
+    WIDGETS,
+    Action,
+    Arming,
+    Recommend,
+    TemplatePart,
+)
 from rules.source import MappingNode, Node, ScalarNode, Source, scalar_value
 from rules.template import compile_template
 
@@ -44,7 +52,8 @@ def read_action(node: Node, source: Source, report: Report) -> Action | None:
                      or "widgets: " + ", ".join(WIDGETS))
         return None
     required, optional = WIDGET_FIELDS[widget]
-    allowed = ("widget", *required, *optional, *ARMING_KEYS, "login_required")
+    allowed = ("widget", *required, *optional, *ARMING_KEYS, "login_required", "recommend")
+    recommend: Recommend | None = None
     content: dict[str, tuple[TemplatePart, ...]] = {}
     arming: dict[str, float | int | bool] = {}
     login_required = False
@@ -88,6 +97,14 @@ def read_action(node: Node, source: Source, report: Report) -> Action | None:
             flag = options.boolean(value, report, key)
             ok = ok and flag is not None
             arming[key] = bool(flag)
+        elif key == "recommend":
+            if widget not in CARD_WIDGETS:
+                report.error(value, f"{widget} cannot show product cards",
+                             "recommend on a " + ", ".join(CARD_WIDGETS))
+                ok = False
+                continue
+            recommend = _recommend(value, report)
+            ok = ok and recommend is not None
         else:
             login_required = options.boolean(value, report, key) is True
     given = {k.value for k, _ in node.value if isinstance(k, ScalarNode)}
@@ -103,7 +120,37 @@ def read_action(node: Node, source: Source, report: Report) -> Action | None:
         ok = False
     if not ok:
         return None
-    return Action(widget, content, Arming(**arming), login_required)  # type: ignore[arg-type]
+    return Action(widget, content, Arming(**arming), login_required,  # type: ignore[arg-type]
+                  recommend)
+
+
+def _recommend(node: Node, report: Report) -> Recommend | None:
+    """``recommend: {kind: bought_together, of: product | cart, count: 1-6}``."""
+    if not isinstance(node, MappingNode):
+        report.error(node, f"expected recommend as a mapping, found {kind_of(node)}",
+                     "e.g. recommend: {kind: bought_together, of: product, count: 3}")
+        return None
+    values: dict[str, str | int] = {}
+    ok = True
+    for key, _, value in mapping_items(node, report, ("kind", "of", "count"), "recommend"):
+        if key == "count":
+            count = options.integer(value, report, "count", 1, 6)
+            ok = ok and count is not None
+            values[key] = count or 0
+            continue
+        word = value.value if isinstance(value, ScalarNode) else None
+        choices = RECOMMENDATIONS if key == "kind" else ("product", "cart")
+        if word not in choices:
+            report.error(value, f"unknown {key} {word!r}",
+                         did_you_mean(str(word), list(choices)) or f"{key}: "
+                         + " | ".join(choices))
+            ok = False
+        else:
+            values[key] = str(word)
+    if "kind" not in values and ok:
+        report.error(node, "recommend needs a kind", "kind: " + " | ".join(RECOMMENDATIONS))
+        ok = False
+    return Recommend(**values) if ok else None  # type: ignore[arg-type]
 
 def _text(node: Node, what: str, source: Source, report: Report) -> tuple[TemplatePart, ...] | None:
     if not isinstance(node, ScalarNode) or scalar_value(node) is None:

@@ -158,12 +158,31 @@ class TemplateVar:
 TemplatePart: TypeAlias = str | TemplateVar
 
 
+RECOMMENDATIONS: tuple[str, ...] = ("bought_together",)
+"""Where product cards come from: products often bought with the ones ``of`` names."""
+
+CARD_WIDGETS: tuple[str, ...] = ("push_note", "round_floating", "popcorn_button")
+"""Widgets that can show product cards."""
+
+
+@dataclass(frozen=True, slots=True)
+class Recommend:
+    """Product cards in an action: ``count`` products of the shop's feed, from
+    ``kind``, of the page's product or of the cart's, never one in the cart or
+    out of stock. An action with none to show is not sent."""
+
+    kind: str = "bought_together"
+    of: str = "product"  # "product" | "cart"
+    count: int = 3
+
+
 @dataclass(frozen=True, slots=True)
 class Action:
     widget: str
     content: Mapping[str, tuple[TemplatePart, ...]]  # field -> template parts
     arming: Arming = field(default_factory=Arming)
     login_required: bool = False  # the link needs a login: add the shop's return URL
+    recommend: Recommend | None = None
 
 
 @dataclass(frozen=True, slots=True)

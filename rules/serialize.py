@@ -12,6 +12,7 @@ from rules.ruleset import (
     Frequency,
     Pages,
     Predicate,
+    Recommend,
     Rule,
     Ruleset,
     Schedule,
@@ -48,6 +49,10 @@ def _rule_as_json(rule: Rule) -> dict[str, Any]:
             "arming": {"delay": action.arming.delay, "scroll": action.arming.scroll,
                        "exit_intent": action.arming.exit_intent, "idle": action.arming.idle},
             "login_required": action.login_required,
+            # Only when there is one: older compiled files stay byte-identical.
+            **({} if action.recommend is None else {"recommend": {
+                "kind": action.recommend.kind, "of": action.recommend.of,
+                "count": action.recommend.count}}),
         },
         "frequency": None if rule.frequency is None else {
             "max": rule.frequency.max, "per": rule.frequency.per,
@@ -79,6 +84,7 @@ def _rule_from_json(d: Mapping[str, Any]) -> Rule:
             content={k: _template_from_json(v) for k, v in a["content"].items()},
             arming=Arming(**a["arming"]),
             login_required=a["login_required"],
+            recommend=None if a.get("recommend") is None else Recommend(**a["recommend"]),
         ),
         frequency=None if f is None else Frequency(f["max"], f["per"], f["seconds"]),
         stop_after=tuple(d["stop_after"]),

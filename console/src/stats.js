@@ -2,10 +2,10 @@
 // figures of a rule's row, its daily series, its "why not shown" breakdown and
 // the period whose lift is shown. Pure functions.
 import { daysBetween } from "./format.js";
+import { REASONS } from "./language.js";
 
-// Why a matched rule was not sent, in the stats API's order (engine/stats/report.py).
-export const REASONS = ["lost_to", "capped", "stopped", "fatigued", "held_out", "held_back",
-  "off_schedule", "off_page"];
+// Why a matched rule was not sent (engine/delivery/policy.py, generated into language.js).
+export { REASONS };
 
 // A day's sum over the treated groups ("revenue_t0", "revenue_t10", ...).
 function treated(day, what) {

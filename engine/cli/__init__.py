@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 # Modules under engine.cli that define ``register(subparsers)``. Each
 # subcommand sets ``func`` (args -> exit status) as its parser default.
-VERB_MODULES = ("rules", "serve", "stats", "simulate", "doctor", "bench")
+VERB_MODULES = ("rules", "products", "serve", "stats", "simulate", "doctor", "bench")
 
 
 def build_parser() -> argparse.ArgumentParser:

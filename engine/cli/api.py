@@ -69,7 +69,7 @@ def _request(method: str, url: str, headers: dict[str, str], body: bytes | None
 
 def call(args: argparse.Namespace, method: str, path: str, *, params: dict[str, str] | None
          = None, json_body: Any = None, content: bytes | None = None,
-         accept: str = "application/json") -> Any:
+         accept: str = "application/json", content_type: str | None = None) -> Any:
     """One admin API call under /v1/sites/SITE: its JSON (or text), or None
     after printing what went wrong."""
     client = _client(args)
@@ -81,6 +81,8 @@ def call(args: argparse.Namespace, method: str, path: str, *, params: dict[str, 
     if json_body is not None:
         content = json.dumps(json_body).encode()
         headers = {**headers, "Content-Type": "application/json"}
+    elif content_type is not None:
+        headers = {**headers, "Content-Type": content_type}
     try:
         status, kind, raw = _request(method, url, headers, content)
     except (urllib.error.URLError, OSError) as exc:
@@ -110,7 +112,10 @@ def _print_error(args: argparse.Namespace, status: int, data: Any) -> None:
               file=sys.stderr)
         if problem.get("hint"):
             print(f"    hint: {problem['hint']}", file=sys.stderr)
-    if not data.get("errors"):
+    for problem in data.get("problems", []):  # a product feed's lines
+        print(f"{args.file}:{problem['line']}: {problem['field']}: {problem['message']}",
+              file=sys.stderr)
+    if not data.get("errors") and not data.get("problems"):
         print(f"ondo: {status}: {data.get('field')}: {data.get('error')}", file=sys.stderr)
 
 

@@ -38,6 +38,9 @@ class Reason(enum.StrEnum):
     OFF_SCHEDULE = "off_schedule"
     OFF_PAGE = "off_page"
     HELD_BACK = "held_back"  # the visitor is in the site's holdback: no action at all
+    # The action recommends products and none could be shown (none bought with
+    # these, or all in the cart or out of stock): it is not sent.
+    NO_RECOMMENDATIONS = "no_recommendations"
 
 
 # Enum members read once: a class attribute lookup per matched rule adds up.
@@ -60,7 +63,7 @@ class Action:
     id: str  # the action's nonce; each frame carries it signed for its visitor
     rule: str
     widget: str
-    content: dict[str, str]
+    content: dict[str, Any]  # text fields; ``products``, the cards of a recommendation
     arming: dict[str, Any]
 
 

@@ -23,6 +23,7 @@ from typing import Any
 from engine.delivery.attribution import credited
 from engine.delivery.counters import SITE, Counters, field
 from engine.delivery.policy import Context, Decision, Reason, deliver, group
+from engine.delivery.recommend import cards, seeds
 from engine.flow.derive import Visitor, derive, server_payload, track_facts
 from engine.flow.server_events import ServerEvent
 from engine.profile.layout import flat_days
@@ -110,12 +111,12 @@ class Pipeline:
         self.metrics = metrics
         self.counters = counters
 
-    def evaluate(self, rules: ActiveRules, site: LiveSite, stored: Mapping[str, Any],
-                 triggers: tuple[str, ...], key: str, event_id: str, now: float,
-                 day: str, facts: Mapping[str, Any] | None = None) -> Decision | None:
+    async def evaluate(self, rules: ActiveRules, site: LiveSite, stored: Mapping[str, Any],
+                       triggers: tuple[str, ...], key: str, event_id: str, now: float,
+                       day: str, facts: Mapping[str, Any] | None = None) -> Decision | None:
         """Match and decide for the stored profile after an event (and the
-        event's own ``facts``: a track event's name); the outcome of every
-        matched rule is counted. None when nothing matched."""
+        event's own ``facts``: a track event's name, live counters); the
+        outcome of every matched rule is counted. None when nothing matched."""
         matched_at = time.perf_counter()
         profile = profile_view(rules, site, stored, now)
         if facts:
@@ -125,8 +126,38 @@ class Pipeline:
         if not matched:
             return None
         decision = decide(rules, site, stored, profile, matched, key, event_id, now)
+        if decision.actions and rules.recommends:
+            await self.recommend(rules, site, decision, profile)
         self.counters.decided(site.config.id, day, decision)
         return decision
+
+    async def recommend(self, rules: ActiveRules, site: LiveSite, decision: Decision,
+                        profile: Mapping[str, Any]) -> None:
+        """Fill the product cards of the actions that recommend; an action with
+        none to show is dropped, its rule counted as NO_RECOMMENDATIONS. The
+        store unreachable: the same, the event itself is stored."""
+        catalog = self.store.catalog
+        in_cart = set(profile.get("cart_items") or ())
+        for action in list(decision.actions):
+            wanted = rules.by_id[action.rule].action.recommend
+            if wanted is None:
+                continue
+            found: list[dict[str, Any]] = []
+            try:
+                partners = await catalog.bought_with(site.config.id, seeds(wanted, profile))
+                if partners:
+                    # Some partners are out of stock or in the cart: ask for a few more.
+                    feed = await catalog.products(site.config.id,
+                                                  partners[:3 * wanted.count + len(in_cart)])
+                    found = cards(wanted, partners, feed, in_cart)
+            except StoreUnavailable as exc:
+                log.warning("no recommendations for %s: %s", action.rule, exc)
+            if found:
+                action.content["products"] = found
+            else:
+                decision.actions.remove(action)
+                decision.reasons[decision.matched.index(action.rule)] = \
+                    Reason.NO_RECOMMENDATIONS
 
     async def handle(self, visitor: Visitor, event: Event, now: float) -> list[Frame]:
         """The frames to send back, ack first. Raises StoreUnavailable when the
@@ -201,8 +232,8 @@ class Pipeline:
             return frames
         if kind is EventKind.TRACK and "name" in event.data:
             facts.update(track_facts(event.data))
-        decision = self.evaluate(rules, site, result.profile, triggers, visitor.key, event.id,
-                                 now, day, facts)
+        decision = await self.evaluate(rules, site, result.profile, triggers, visitor.key,
+                                       event.id, now, day, facts)
         if decision is not None:
             frames.extend(signed_frame(frame, site.action_key, visitor.id)
                           for frame in action_frames(decision))
@@ -296,6 +327,12 @@ class Pipeline:
                 site.config.id, site.calendar.at(at).day, event.profile,
                 credited(result.profile.get("x"), at, site.config.attribution),
                 int(event.payload.get("amount") or 0), site.group(event.profile))
+            bought = [str(item["product_id"]) for item in payload.get("items", ())]
+            if len(bought) > 1:
+                try:
+                    await self.store.catalog.add_order(site.config.id, bought, at)
+                except StoreUnavailable as exc:
+                    log.warning("order %s not counted as bought together: %s", event.id, exc)
         triggers = TRIGGERS.get(event.type)
         if result.status is not Applied.NEW:
             return result.status
@@ -307,8 +344,8 @@ class Pipeline:
             read_product=str(result.profile.get("product_id") or "")))
         if rules is None or triggers is None:
             return result.status
-        decision = self.evaluate(rules, site, result.profile, triggers, event.profile,
-                                 event.id, now, local.day, facts)
+        decision = await self.evaluate(rules, site, result.profile, triggers, event.profile,
+                                       event.id, now, local.day, facts)
         if decision is not None:
             await self.held_out(rules, site, event.profile, decision, result.profile,
                                 event.id, now)

@@ -25,7 +25,7 @@ from starlette.routing import Route, WebSocketRoute
 
 from engine.delivery.counters import Counters
 from engine.flow.pipeline import Pipeline
-from engine.http import admin, console, demo, server_api, stats_api
+from engine.http import admin, console, demo, products_api, server_api, stats_api
 from engine.http.beacon import beacon
 from engine.http.bodies import RequestError, request_error
 from engine.http.gateway import serve_socket
@@ -89,6 +89,7 @@ def create_app(config: Config, redis_url: str | None = None, *, clock: Clock | N
         *admin.routes(),
         *server_api.routes(),
         *stats_api.routes(),
+        *products_api.routes(),
         *console.routes(),
         *(demo.routes() if config.demo else []),
         WebSocketRoute(WS_PATH, serve_socket),

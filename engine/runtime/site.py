@@ -35,6 +35,7 @@ class ActiveRules:
     # The triggers of the rules that read a live counter (product_viewers_now, ...):
     # only their events read the counters.
     live_triggers: frozenset[str] = frozenset()
+    recommends: bool = False  # some rule's action recommends products
 
     @classmethod
     def build(cls, ruleset: Ruleset, matcher_class: type[MatcherLike],
@@ -56,7 +57,8 @@ class ActiveRules:
                    tuple(s for s in SIGNALS if any(r.enabled and s in r.triggers
                                                    for r in ruleset.rules)),
                    frozenset(trigger for rule in ruleset.rules if rule.enabled and
-                             reads_live(rule) for trigger in rule.triggers))
+                             reads_live(rule) for trigger in rule.triggers),
+                   any(rule.action.recommend is not None for rule in ruleset.rules))
 
 
 class LiveSite:

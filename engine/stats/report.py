@@ -25,7 +25,7 @@ SITE = "@site"  # engine.delivery.counters.SITE
 COUNTS = ("matched", "sent", "shown", "clicked", "closed", "click_conversions")
 # Why a matched rule was not sent (engine/delivery/policy.py, Reason).
 REASONS = ("lost_to", "capped", "stopped", "fatigued", "held_out", "held_back",
-           "off_schedule", "off_page")
+           "off_schedule", "off_page", "no_recommendations")
 SUMS = ("conversions", "revenue", "revenue_sq")
 DISTINCT = ("exposed", "converted", "visitors")
 

@@ -132,6 +132,73 @@ class Versions(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class Product:
+    """One product of a shop's feed (engine/flow/feed.py reads feeds)."""
+
+    id: str
+    name: str
+    price: int  # won
+    url: str
+    image: str = ""
+    category: str = ""
+    in_stock: bool = True
+
+    def as_json(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "price": self.price, "url": self.url,
+                "image": self.image, "category": self.category, "in_stock": self.in_stock}
+
+
+@dataclass(frozen=True, slots=True)
+class Feed:
+    """What a site's product feed is now."""
+
+    version: str  # the hash of its products
+    products: int
+    updated_at: float
+
+
+# Bought together: each order adds, for every pair of its products, a weight
+# that doubles every HALF_LIFE (so older orders count half as much a half-life
+# later, without ever rewriting them); each product keeps its KEPT best partners.
+TOGETHER_HALF_LIFE = 30 * 86_400.0
+TOGETHER_EPOCH = 1_767_225_600.0  # 2026-01-01 UTC: weights are 1.0 there
+TOGETHER_KEPT = 50
+TOGETHER_ORDER_ITEMS = 20  # the first distinct products of an order that count
+TOGETHER_TTL = 400 * 86_400  # a product no order named for this long is forgotten
+
+
+def together_weight(at: float) -> float:
+    return float(2 ** ((at - TOGETHER_EPOCH) / TOGETHER_HALF_LIFE))
+
+
+def ranked(weights: Mapping[str, float], leave_out: Iterable[str]) -> list[str]:
+    """Partners best first (ties by id, so every store answers alike)."""
+    out = set(leave_out)
+    return [p for p, _ in sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))
+            if p not in out][:TOGETHER_KEPT]
+
+
+class Catalog(Protocol):
+    """A site's product feed, replaced whole, and what its products are bought with."""
+
+    async def replace(self, site: str, products: Sequence[Product], now: float) -> Feed:
+        """Make ``products`` the site's feed at once: a reader sees the old
+        feed or the new one, never a mix."""
+
+    async def feed(self, site: str) -> Feed | None: ...
+
+    async def products(self, site: str, ids: Sequence[str]) -> dict[str, Product]:
+        """The feed's products of ``ids`` (those it has)."""
+
+    async def add_order(self, site: str, products: Sequence[str], at: float) -> None:
+        """Count an order's products as bought together (``at``: the order's time)."""
+
+    async def bought_with(self, site: str, products: Sequence[str]) -> list[str]:
+        """Products most bought with ``products`` (their weights added up), best
+        first, at most TOGETHER_KEPT; ``products`` themselves left out."""
+
+
+@dataclass(frozen=True, slots=True)
 class ConsoleSession:
     """A marketer signed in to the console of one site."""
 
@@ -201,6 +268,9 @@ class Store(Protocol):
 
     @property
     def sessions(self) -> Sessions: ...
+
+    @property
+    def catalog(self) -> Catalog: ...
 
     async def apply(self, site: str, visitor: str, event: StoredEvent) -> Result: ...
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import math
 import threading
@@ -31,16 +32,22 @@ from engine.store.base import (
     RESYNC,
     RULES_CHANNEL,
     STATS_TTL,
+    TOGETHER_KEPT,
+    TOGETHER_ORDER_ITEMS,
     Applied,
     ConsoleSession,
+    Feed,
     LiveUpdate,
     OnMessage,
     OnSubscribed,
+    Product,
     Result,
     StoredEvent,
     StoreUnavailable,
     Version,
     handled,
+    ranked,
+    together_weight,
 )
 from engine.store.event import VisitorState, apply_event, stored_profile
 from engine.store.live import LiveState, apply_live
@@ -77,6 +84,7 @@ class MemoryStore:
         self.versions = MemoryVersions(self)
         self.broker = MemoryBroker(self)
         self.sessions = MemorySessions(self)
+        self.catalog = MemoryCatalog(self)
 
     @contextlib.contextmanager
     def reaching(self) -> Iterator[None]:
@@ -174,6 +182,53 @@ class _Saved:
     note: str
     created_at: float
     rules: int
+
+
+class MemoryCatalog:
+    def __init__(self, store: MemoryStore) -> None:
+        self.store = store
+        self._feeds: dict[str, tuple[Feed, dict[str, Product]]] = {}
+        self._together: dict[tuple[str, str], dict[str, float]] = {}
+
+    async def replace(self, site: str, products: Sequence[Product], now: float) -> Feed:
+        with self.store.reaching():
+            rows = {p.id: p for p in products}
+            digest = hashlib.sha256(repr(sorted(rows.items())).encode()).hexdigest()[:16]
+            feed = Feed(digest, len(rows), now)
+            self._feeds[site] = (feed, rows)
+            return feed
+
+    async def feed(self, site: str) -> Feed | None:
+        with self.store.reaching():
+            found = self._feeds.get(site)
+            return None if found is None else found[0]
+
+    async def products(self, site: str, ids: Sequence[str]) -> dict[str, Product]:
+        with self.store.reaching():
+            rows = self._feeds.get(site, (None, {}))[1]
+            return {i: rows[i] for i in ids if i in rows}
+
+    async def add_order(self, site: str, products: Sequence[str], at: float) -> None:
+        distinct = list(dict.fromkeys(products))[:TOGETHER_ORDER_ITEMS]
+        if len(distinct) < 2:
+            return
+        weight = together_weight(at)
+        with self.store.reaching():
+            for product in distinct:
+                partners = self._together.setdefault((site, product), {})
+                for other in distinct:
+                    if other != product:
+                        partners[other] = partners.get(other, 0.0) + weight
+                kept = sorted(partners.items(), key=lambda kv: (-kv[1], kv[0]))[:TOGETHER_KEPT]
+                self._together[(site, product)] = dict(kept)
+
+    async def bought_with(self, site: str, products: Sequence[str]) -> list[str]:
+        weights: dict[str, float] = {}
+        with self.store.reaching():
+            for product in dict.fromkeys(products):
+                for partner, weight in self._together.get((site, product), {}).items():
+                    weights[partner] = weights.get(partner, 0.0) + weight
+        return ranked(weights, products)
 
 
 class MemorySessions:

@@ -18,9 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import json
 import logging
-import math
 import time
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -49,7 +47,6 @@ from engine.store.base import (
     RULES_CHANNEL,
     STATS_TTL,
     Applied,
-    ConsoleSession,
     LiveUpdate,
     OnMessage,
     OnSubscribed,
@@ -59,6 +56,8 @@ from engine.store.base import (
     Version,
     handled,
 )
+from engine.store.redis_catalog import RedisCatalog
+from engine.store.redis_sessions import RedisSessions
 from engine.store.resp import NoScriptError, Pipe, ReplyError
 
 LUA = Path(__file__).with_name("lua")
@@ -87,6 +86,7 @@ class RedisStore:
         self.event_script = Script("event.lua")
         self.count_script = Script("count.lua")
         self.live_script = Script("live.lua")
+        self.together_script = Script("together.lua")
         self._loading = asyncio.Lock()
         self.profile_ttl = int(profile_ttl)
         self.dedupe_ttl = int(dedupe_ttl)
@@ -94,6 +94,7 @@ class RedisStore:
         self.versions = RedisVersions(self)
         self.broker = RedisBroker(self, url)
         self.sessions = RedisSessions(self)
+        self.catalog = RedisCatalog(self)
 
     @contextlib.asynccontextmanager
     async def reaching(self) -> AsyncIterator[None]:
@@ -281,44 +282,6 @@ class RedisVersions:
                                    float(meta.get("created_at", 0)), int(meta.get("rules", 0)),
                                    version == active))
         return out
-
-
-class RedisSessions:
-    """``ondo:console:s:KEY`` (the session as JSON) and ``ondo:console:a:KEY``
-    (attempts), each expiring on its own."""
-
-    def __init__(self, store: RedisStore) -> None:
-        self.store = store
-        self.client = store.client
-
-    async def open(self, key: str, session: ConsoleSession, now: float) -> None:
-        ttl = max(1, math.ceil(session.expires - now))
-        async with self.store.reaching():
-            await self.client.set(f"ondo:console:s:{key}", json.dumps(session.as_json()),
-                                  ex=ttl)
-
-    async def find(self, key: str, now: float) -> ConsoleSession | None:
-        async with self.store.reaching():
-            raw = await self.client.get(f"ondo:console:s:{key}")
-        if raw is None:
-            return None
-        data = json.loads(raw)
-        session = ConsoleSession(str(data["site"]), str(data["csrf"]), float(data["expires"]),
-                                 str(data["token"]))
-        return session if session.expires > now else None
-
-    async def end(self, key: str) -> None:
-        async with self.store.reaching():
-            await self.client.delete(f"ondo:console:s:{key}")
-
-    async def attempt(self, key: str, now: float, window: float) -> int:
-        name = f"ondo:console:a:{key}"
-        async with self.store.reaching():
-            pipe = self.client.pipeline(transaction=True)
-            pipe.incr(name)
-            pipe.expire(name, max(1, math.ceil(window)), nx=True)
-            count, _ = await pipe.execute()
-        return int(count)
 
 
 class RedisBroker:

@@ -133,6 +133,7 @@ class Limits:
     connect_burst: int = 100  # bucket size of the above
     beacon_bytes: int = 64 * 1024  # a beacon's body; over: HTTP 413
     api_body_bytes: int = 1024 * 1024  # server events and admin calls; over: HTTP 413
+    feed_bytes: int = 64 * 1024 * 1024  # a product feed (100,000 products); over: HTTP 413
     signin_attempts: int = 10  # console sign-ins per client address per window; over: HTTP 429
     signin_window: float = 300.0  # seconds
     console_session: float = 12 * 3600.0  # seconds a console session lasts

@@ -10,7 +10,7 @@ import pytest
 import rules
 from rules.errors import RuleFileError
 from rules.limits import MAX_RULES
-from rules.ruleset import Code, Frequency, Op, Predicate, Ruleset, Schedule
+from rules.ruleset import Code, Frequency, Op, Predicate, Recommend, Ruleset, Schedule
 
 SEED = Path(__file__).resolve().parents[2] / "rules" / "library" / "seed-recipes.yaml"
 
@@ -176,3 +176,33 @@ def test_event_prop_mistakes_are_named(condition: str, message: str) -> None:
         rules.load(f"site: s\nrules:\n  - id: a\n    on: track\n    if: '{condition}'\n"
                    "    do: {widget: push_note, title: a}\n")
     assert info.value.errors[0].message == message
+
+
+def test_recommend_compiles_with_its_defaults() -> None:
+    ruleset = rules.load("""site: s
+rules:
+  - id: a
+    do: {widget: push_note, title: t, recommend: {kind: bought_together}}
+  - id: b
+    do: {widget: round_floating, text: t, recommend: {kind: bought_together, of: cart, count: 6}}
+""")
+    assert [r.action.recommend for r in ruleset.rules] == [
+        Recommend("bought_together", "product", 3), Recommend("bought_together", "cart", 6)]
+    assert rules.Ruleset.loads(ruleset.dumps()) == ruleset
+
+
+@pytest.mark.parametrize(("recommend", "message", "hint"), [
+    ("{kind: bought_together}", "bookmark_prompt cannot show product cards",
+     "recommend on a push_note, round_floating, popcorn_button"),
+    ("{kind: bought_togther}", "unknown kind 'bought_togther'", "did you mean 'bought_together'?"),
+    ("{kind: bought_together, of: page}", "unknown of 'page'", "of: product | cart"),
+    ("{kind: bought_together, count: 9}", "count must be between 1 and 6, found 9", ""),
+    ("{of: cart}", "recommend needs a kind", "kind: bought_together"),
+])
+def test_recommend_mistakes_are_named(recommend: str, message: str, hint: str) -> None:
+    widget = "bookmark_prompt, text: t" if "bookmark" in message else "push_note, title: t"
+    with pytest.raises(RuleFileError) as info:
+        rules.load(f"site: s\nrules:\n  - id: a\n    do: {{widget: {widget}, "
+                   f"recommend: {recommend}}}\n")
+    error = info.value.errors[0]
+    assert (error.message, error.hint) == (message, hint)

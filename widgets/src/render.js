@@ -37,6 +37,36 @@ function isMac(win) {
   return /Mac|iPhone|iPad/i.test(win.navigator.platform || win.navigator.userAgent || "");
 }
 
+// Recommended products (content.products): each a link with its image, name
+// and price in won, all text. A card's own link opens that product.
+function productCards(doc, win, products, open) {
+  if (!Array.isArray(products) || !products.length) return null;
+  const list = el(doc, "ul", "cards");
+  list.setAttribute("aria-label", "추천 상품");
+  for (const product of products) {
+    const link = safeLink(product && product.link, win.location.href);
+    if (!link) continue;
+    const item = el(doc, "li");
+    const card = el(doc, "button", "product");
+    card.type = "button";
+    const image = safeLink(product.image, win.location.href);
+    if (image) {
+      const img = el(doc, "img", "thumb");
+      img.src = image;
+      img.alt = "";
+      card.append(img);
+    }
+    const about = el(doc, "span", "about");
+    about.append(el(doc, "span", "name", String(product.name || "")),
+      el(doc, "span", "price", String(product.price_text || "")));
+    card.append(about);
+    card.addEventListener("click", () => open(link));
+    item.append(card);
+    list.append(item);
+  }
+  return list.childNodes.length ? list : null;
+}
+
 export function bookmarkKeys(win) {
   if (isMobile(win)) return "공유 → 홈 화면에 추가";
   return isMac(win) ? "⌘ + D" : "Ctrl + D";
@@ -64,11 +94,13 @@ export function render(win, action, report) {
   };
   const onKey = (e) => { if (e.key === "Escape") remove("closed"); };
   const link = safeLink(content.link, win.location.href);
-  const open = () => {
+  const open = (to) => {
     report("clicked");
     remove(null);
-    if (link) win.location.assign(link);
+    const target = typeof to === "string" ? to : link;
+    if (target) win.location.assign(target);
   };
+  const cards = productCards(doc, win, content.products, open);
   if (action.widget === "popcorn_button") {
     const wrap = el(doc, "div", "wrap");
     const button = el(doc, "button", "pop");
@@ -77,8 +109,9 @@ export function render(win, action, report) {
     if (content.icon) button.append(el(doc, "span", "icon", content.icon));
     button.append(el(doc, "span", "label", content.text));
     button.setAttribute("aria-label", content.text || "");
-    button.addEventListener("click", open);
+    button.addEventListener("click", () => open());
     wrap.append(button, closeButton(doc, () => remove("closed")));
+    if (cards) wrap.prepend(cards);
     root.append(wrap);
   } else if (action.widget === "push_note") {
     const card = el(doc, "div", "card");
@@ -96,9 +129,10 @@ export function render(win, action, report) {
     if (link) {
       const go = el(doc, "button", "link", "자세히 보기");
       go.type = "button";
-      go.addEventListener("click", open);
+      go.addEventListener("click", () => open());
       body.append(go);
     }
+    if (cards) body.append(cards);
     card.append(body, closeButton(doc, () => remove("closed")));
     root.append(card);
     const seconds = Number(content.duration || 8);
@@ -117,8 +151,9 @@ export function render(win, action, report) {
       button.textContent = content.text || "";
     }
     button.setAttribute("aria-label", content.text || "배너");
-    button.addEventListener("click", open);
+    button.addEventListener("click", () => open());
     wrap.append(button, closeButton(doc, () => remove("closed")));
+    if (cards) wrap.prepend(cards);
     root.append(wrap);
   } else if (action.widget === "bookmark_prompt") {
     const card = el(doc, "div", "card");

@@ -32,6 +32,13 @@ export const CSS = `
 .thumb { width: 48px; height: 48px; border-radius: 8px; object-fit: cover; }
 .keys { display: inline-block; margin-top: 6px; padding: 2px 8px; border-radius: 6px; background: #f2f2f7;
   font-weight: 700; }
+.cards { list-style: none; padding: 0; margin: 8px 0 0; display: grid; gap: 6px; }
+.wrap > .cards { position: absolute; bottom: calc(100% + 8px); left: 0; width: min(300px, calc(100vw - 32px));
+  background: #fff; border-radius: 12px; padding: 8px; box-shadow: 0 8px 28px rgba(0,0,0,.18); margin: 0; }
+.product { display: flex; gap: 8px; align-items: center; width: 100%; border: 0; background: #f7f7fa;
+  border-radius: 10px; padding: 6px; cursor: pointer; text-align: left; color: inherit; }
+.product .thumb { width: 40px; height: 40px; } .about { display: grid; min-width: 0; }
+.name { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; } .price { font-weight: 700; color: #e8413d; }
 button:focus-visible { outline: 3px solid #ffbf00; outline-offset: 2px; }
 .leaving { opacity: 0; transform: translateY(8px); transition: opacity .2s, transform .2s; }
 @keyframes pop { from { opacity: 0; transform: translateY(12px) scale(.96); } to { opacity: 1; transform: none; } }

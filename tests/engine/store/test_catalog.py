@@ -1,0 +1,46 @@
+"""A site's product feed and what its products are bought with (contract,
+both stores): a feed is replaced whole; orders make partners, the recent ones
+weigh more, each product keeps its best fifty."""
+
+from __future__ import annotations
+
+from engine.store.base import TOGETHER_HALF_LIFE, TOGETHER_KEPT, Product, Store
+from tests.engine.store.stores import DAY, T0, Run
+
+BAG = Product("P1", "가죽 토트백", 129_000, "/product/P1", "https://cdn.example.com/p1.jpg",
+              "bags")
+WALLET = Product("P2", "반지갑", 39_000, "/product/P2", in_stock=False)
+
+
+def test_a_feed_is_replaced_whole(store: Store, run: Run) -> None:
+    catalog = store.catalog
+    assert run(catalog.feed("s")) is None
+    first = run(catalog.replace("s", [BAG, WALLET], T0))
+    assert (first.products, first.updated_at) == (2, T0)
+    assert run(catalog.products("s", ["P1", "P2", "P9"])) == {"P1": BAG, "P2": WALLET}
+    second = run(catalog.replace("s", [WALLET], T0 + DAY))
+    assert run(catalog.products("s", ["P1", "P2"])) == {"P2": WALLET}  # P1 left with the old
+    assert run(catalog.feed("s")) == second and second.version != first.version
+    assert run(catalog.products("other", ["P2"])) == {}
+
+
+def test_orders_make_partners_the_recent_weighing_more(store: Store, run: Run) -> None:
+    catalog = store.catalog
+    run(catalog.add_order("s", ["P1", "P2"], T0))
+    run(catalog.add_order("s", ["P1", "P3", "P3"], T0 + TOGETHER_HALF_LIFE))  # twice the weight
+    assert run(catalog.bought_with("s", ["P1"])) == ["P3", "P2"]
+    assert run(catalog.bought_with("s", ["P2"])) == ["P1"]
+    run(catalog.add_order("s", ["P4", "P2"], T0 - TOGETHER_HALF_LIFE))  # half the weight
+    # Of a cart of two: their partners' weights add up, neither of the two is offered.
+    assert run(catalog.bought_with("s", ["P1", "P4"])) == ["P3", "P2"]
+    assert run(catalog.bought_with("s", ["P1", "P3"])) == ["P2"]
+    run(catalog.add_order("s", ["P5"], T0))  # one product: no pair
+    assert run(catalog.bought_with("s", ["P5"])) == []
+
+
+def test_each_product_keeps_its_best_fifty_partners(store: Store, run: Run) -> None:
+    catalog = store.catalog
+    for n in range(TOGETHER_KEPT + 10):
+        run(catalog.add_order("s", ["HUB", f"X{n:03d}"], T0 + n * DAY))
+    partners = run(catalog.bought_with("s", ["HUB"]))
+    assert partners == [f"X{n:03d}" for n in range(TOGETHER_KEPT + 9, 9, -1)]  # the newest
