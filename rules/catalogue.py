@@ -144,8 +144,9 @@ _ATTRIBUTES: list[Attribute] = [
     Attribute("cart_count", N, C, "units in the cart", Unit.COUNT),
     Attribute("cart_total", N, C, "value of the cart", Unit.KRW),
     # live
-    Attribute("product_viewers_now", N, LV, "visitors whose current page is this product, "
-              "viewed in the last 5 minutes (on every engine node)",
+    Attribute("product_viewers_now", N, LV, "other visitors whose current page is this "
+              "product, viewed in the last 5 minutes (on every engine node; the visitor "
+              "themselves left out)",
               Unit.COUNT, always=False),
     Attribute("site_visitors_now", N, LV, "visitors on the site in the last 5 minutes", Unit.COUNT,
               always=False),

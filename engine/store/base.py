@@ -301,7 +301,8 @@ class Store(Protocol):
     async def live(self, site: str, update: LiveUpdate) -> dict[str, int]:
         """Apply ``update`` to the site's live counters; when it asks, the
         figures as rule attributes (site_visitors_now, and for a product
-        product_viewers_now, product_purchases_24h, product_cart_adds_24h)."""
+        product_viewers_now (the update's visitor left out),
+        product_purchases_24h, product_cart_adds_24h)."""
 
     async def ping(self) -> bool:
         """Whether the event path's storage answers now."""

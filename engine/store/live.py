@@ -69,8 +69,8 @@ def apply_live(state: LiveState, update: LiveUpdate) -> dict[str, int]:
     if wanted:
         last_day = hour - LIVE_HOURS
         figures.update({
-            "product_viewers_now": sum(1 for t in state.viewers.get(wanted, {}).values()
-                                       if t >= since),
+            "product_viewers_now": sum(1 for who, t in state.viewers.get(wanted, {}).items()
+                                       if t >= since and who != visitor),
             "product_purchases_24h": sum(n for h, n in state.orders.get(wanted, {}).items()
                                          if h > last_day),
             "product_cart_adds_24h": sum(n for h, n in state.adds.get(wanted, {}).items()

@@ -25,7 +25,8 @@ older than the window (up to 50 per call, more than any call adds), product
 sets and hashes expire after the window or 25 hours without a write, and hour
 fields older than 24 hours are dropped when their hash is written.
 
-Returns {} or {site visitors now, product viewers now, orders 24 h, cart adds 24 h}.
+Returns {} or {site visitors now, the product's other viewers now (the
+visitor of ARGV[3] left out), orders 24 h, cart adds 24 h}.
 ]]
 
 local vkey, atkey = KEYS[1], KEYS[2]
@@ -94,5 +95,12 @@ end
 
 local site_now = redis.call("ZCOUNT", vkey, since, "+inf")
 if wanted == "" then return {site_now} end
-return {site_now, redis.call("ZCOUNT", prefix .. "p:" .. wanted, since, "+inf"),
-        last_day(prefix .. "b:" .. wanted), last_day(prefix .. "c:" .. wanted)}
+-- The viewers of the product besides the visitor asking: "3 people are
+-- looking at this" is said to a fourth.
+local pkey = prefix .. "p:" .. wanted
+local viewers = redis.call("ZCOUNT", pkey, since, "+inf")
+if visitor ~= "" then
+  local mine = redis.call("ZSCORE", pkey, visitor)
+  if mine and tonumber(mine) >= since then viewers = viewers - 1 end
+end
+return {site_now, viewers, last_day(prefix .. "b:" .. wanted), last_day(prefix .. "c:" .. wanted)}

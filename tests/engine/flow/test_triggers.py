@@ -106,12 +106,13 @@ rules:
 def test_live_viewers_reach_a_rule_and_its_text(shop: Shop) -> None:
     shop.site.load(source_version(LIVE), LIVE, matcher_class())
     page = "/product/bags/P1?x=1"
-    others = [Visitor(shop.site, f"viewer-{n:04}") for n in range(3)]
-    for viewer in others[:2]:
+    viewers = [Visitor(shop.site, f"viewer-{n:04}") for n in range(4)]
+    for viewer in viewers[:3]:
         assert len(shop.event(viewer, "pageview", {"url": f"{SHOP}{page}",
                                                    "product_id": "P1"})) == 1
-    third = shop.event(others[2], "pageview", {"url": f"{SHOP}{page}", "product_id": "P1"})
-    assert [(f["rule"], f["content"]["text"]) for f in third[1:]] == \
+    fourth = shop.event(viewers[3], "pageview", {"url": f"{SHOP}{page}", "product_id": "P1"})
+    # Three others are on the page: the fourth is told so (not counting themselves).
+    assert [(f["rule"], f["content"]["text"]) for f in fourth[1:]] == \
         [("popular-now", "3명이 보고 있어요")]
 
 

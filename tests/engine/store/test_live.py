@@ -53,5 +53,12 @@ def test_orders_and_cart_additions_count_over_the_last_24_hours(store: Store,
     assert figures(store, run, "P1", T0 + 26 * HOUR)["product_purchases_24h"] == 0
 
 
+def test_the_visitor_asking_is_not_among_the_viewers(store: Store, run: Run) -> None:
+    view(store, run, "a", "P1")
+    mine = run(store.live("s", LiveUpdate(T0, "b", page=True, product="P1", read=True,
+                                          read_product="P1")))
+    assert (mine["product_viewers_now"], mine["site_visitors_now"]) == (1, 2)
+
+
 def test_a_write_alone_answers_nothing(store: Store, run: Run) -> None:
     assert run(store.live("s", LiveUpdate(T0, "a", page=True, product="P1"))) == {}
