@@ -32,8 +32,13 @@ def event(n: int) -> str:
 def test_hello_is_welcomed_with_the_protocol_version_and_the_engines_time() -> None:
     step = Session("visitor-0001", LIMITS).receive(HELLO, now=1_795_000_000.0)
     assert step.frames == [{"t": "welcome", "v": 1, "visitor": "visitor-0001",
-                            "server_time": 1_795_000_000.0}]
+                            "server_time": 1_795_000_000.0, "signals": []}]
     assert step.event is None and step.close is None
+
+
+def test_the_welcome_names_the_signals_the_rules_listen_for() -> None:
+    session = Session("visitor-0001", LIMITS, signals=lambda: ("exit_intent",))
+    assert session.receive(HELLO, now=0).frames[0]["signals"] == ["exit_intent"]
 
 
 def test_an_event_before_hello_is_not_ready_and_kept_by_the_client() -> None:
