@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ import pytest
 
 from engine.cli import main
 from engine.runtime.config import Config
+from engine.wire.protocol import LIMITS
 from tests.conftest import Engine, run_engine, site_config
 
 TOKEN = "feed-admin-token"
@@ -77,3 +79,12 @@ def test_ondo_products_push(shop: Engine, tmp_path: Path,
     assert main(args) == 1
     assert f"{feed}:2: price: price must be a whole number of won, found 'free'" in \
         capsys.readouterr().err
+
+
+def test_a_feed_over_the_byte_limit_is_413(redis_url: str) -> None:
+    config = Config(sites={"demo-shop": site_config(
+        admin_token_sha256=hashlib.sha256(TOKEN.encode()).hexdigest())},
+        limits=dataclasses.replace(LIMITS, feed_bytes=100))
+    with run_engine(config, redis_url) as engine:
+        reply = put(engine, FEED)
+    assert (reply.status_code, reply.json()["field"]) == (413, "body")

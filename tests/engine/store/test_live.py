@@ -4,7 +4,10 @@ last 24 hours; bounded as visitors and products come and go."""
 
 from __future__ import annotations
 
+import redis
+
 from engine.store.base import LiveUpdate, Store
+from engine.store.redis import RedisStore
 from tests.engine.store.stores import HOUR, MIN, T0, Run
 
 
@@ -62,3 +65,23 @@ def test_the_visitor_asking_is_not_among_the_viewers(store: Store, run: Run) -> 
 
 def test_a_write_alone_answers_nothing(store: Store, run: Run) -> None:
     assert run(store.live("s", LiveUpdate(T0, "a", page=True, product="P1"))) == {}
+
+
+def test_every_live_key_in_redis_expires(redis_url: str, run: Run) -> None:
+    # Products come and go: nothing the counters write may stay for good.
+    store = RedisStore(redis_url)
+    try:
+        for n in range(20):
+            run(store.live("s", LiveUpdate(T0, f"v{n}", page=True, product=f"P{n}")))
+            run(store.live("s", LiveUpdate(T0, f"v{n}", added=(f"P{n}",))))
+            run(store.live("s", LiveUpdate(T0, bought=(f"P{n}", f"Q{n}"))))
+            run(store.catalog.add_order("s", [f"P{n}", f"Q{n}"], T0))
+    finally:
+        run(store.close())
+    with redis.Redis.from_url(redis_url) as client:
+        keys = [k.decode() for pattern in ("ondo:{s:live}:*", "ondo:{s:products}:bt:*")
+                for k in client.scan_iter(match=pattern)]
+        assert len(keys) > 60
+        ttls = {key: client.ttl(key) for key in keys}
+    assert [key for key, ttl in ttls.items() if ttl < 0] == []
+    assert max(ttl for key, ttl in ttls.items() if ":p:" in key) <= 600
