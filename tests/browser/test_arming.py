@@ -32,10 +32,10 @@ rules:
     do: { widget: popcorn_button, text: 절반 읽으셨네요, scroll: 50% }
   - id: when-idle
     if: page_path == "/idle.html"
-    do: { widget: popcorn_button, text: 고민되시나요?, idle: 2s }
+    do: { widget: popcorn_button, text: "고민되시나요?", idle: 2s }
   - id: on-the-way-out
     if: page_path == "/exit.html"
-    do: { widget: push_note, title: 잠깐만요!, exit_intent: true }
+    do: { widget: push_note, title: "잠깐만요!", exit_intent: true }
   - id: leaving-signal
     on: exit_intent
     if: page_path == "/leave.html"
