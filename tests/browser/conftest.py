@@ -97,3 +97,17 @@ def page(browser: Browser) -> Iterator[Page]:
     tab.on("pageerror", lambda e: tab.errors.append(str(e)))  # type: ignore[attr-defined]
     yield tab
     context.close()
+
+
+def shadow_texts(page: Page) -> list[str]:
+    """Every text in the page, closed shadow roots included (the DevTools
+    protocol sees through them, as a user's eyes do)."""
+    session = page.context.new_cdp_session(page)
+    root = session.send("DOM.getDocument", {"depth": -1, "pierce": True})["root"]
+    texts, todo = [], [root]
+    while todo:
+        node = todo.pop()
+        if node.get("nodeType") == 3:
+            texts.append(node["nodeValue"])
+        todo += node.get("children", []) + node.get("shadowRoots", [])
+    return texts

@@ -22,14 +22,14 @@ from urllib.parse import urlparse
 import httpx
 import pytest
 import redis
-from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Locator, Page, expect
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Locator, expect
 
 from engine.delivery.policy import holdout_share
 from engine.runtime.clock import ManualClock
 from engine.runtime.config import Config
 from engine.runtime.embedded import EmbeddedRedis, free_port
 from engine.wire.protocol import LIMITS
-from tests.browser.conftest import ADMIN_TOKEN, ARTIFACTS
+from tests.browser.conftest import ADMIN_TOKEN, ARTIFACTS, shadow_texts
 from tests.conftest import ORIGIN, Engine, run_engine, signed, site_config
 from tests.engine.client import Visitor
 
@@ -211,20 +211,6 @@ def tab(browser: Browser, console_shop: Engine) -> Iterator[ConsolePage]:
                                   timezone_id="Europe/Paris")  # not the site's: dates must not care
     yield ConsolePage(context, console_shop)
     context.close()
-
-
-def shadow_texts(page: Page) -> list[str]:
-    """Every text of the page, closed shadow roots included (the DevTools
-    protocol sees through them, as a user's eyes do)."""
-    session = page.context.new_cdp_session(page)
-    root = session.send("DOM.getDocument", {"depth": -1, "pierce": True})["root"]
-    texts, todo = [], [root]
-    while todo:
-        node = todo.pop()
-        if node.get("nodeType") == 3:
-            texts.append(node["nodeValue"])
-        todo += node.get("children", []) + node.get("shadowRoots", [])
-    return texts
 
 
 def won(amount: int) -> str:

@@ -11,8 +11,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import ADMIN_TOKEN, ARTIFACTS
-from tests.browser.test_widget import shadow_texts
+from tests.browser.conftest import ADMIN_TOKEN, ARTIFACTS, shadow_texts
 from tests.conftest import Engine, signed
 
 pytestmark = pytest.mark.browser

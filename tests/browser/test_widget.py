@@ -10,7 +10,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import ADMIN_TOKEN, ARTIFACTS, ShopPages
+from tests.browser.conftest import ADMIN_TOKEN, ARTIFACTS, ShopPages, shadow_texts
 from tests.conftest import SEED_RULES, Engine
 
 pytestmark = pytest.mark.browser
@@ -104,20 +104,6 @@ def test_marketer_text_is_rendered_as_text_on_a_hostile_page(
     page.screenshot(path=str(ARTIFACTS / "popcorn-hostile.png"))
     assert dialogs == []
     assert page.errors == []  # type: ignore[attr-defined]
-
-
-def shadow_texts(page: Page) -> list[str]:
-    """Every text in the page, closed shadow roots included (the DevTools
-    protocol sees through them, as a user's eyes do)."""
-    session = page.context.new_cdp_session(page)
-    root = session.send("DOM.getDocument", {"depth": -1, "pierce": True})["root"]
-    texts, todo = [], [root]
-    while todo:
-        node = todo.pop()
-        if node.get("nodeType") == 3:
-            texts.append(node["nodeValue"])
-        todo += node.get("children", []) + node.get("shadowRoots", [])
-    return texts
 
 
 def test_a_popcorn_buttons_icon_is_shown_as_text(page: Page, shop: Engine,

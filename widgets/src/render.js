@@ -37,6 +37,16 @@ function isMac(win) {
   return /Mac|iPhone|iPad/i.test(win.navigator.platform || win.navigator.userAgent || "");
 }
 
+// A small decorative image, only from an http(s) or relative address.
+function thumb(doc, win, src) {
+  const image = safeLink(src, win.location.href);
+  if (!image) return null;
+  const img = el(doc, "img", "thumb");
+  img.src = image;
+  img.alt = "";
+  return img;
+}
+
 // Recommended products (content.products): each a link with its image, name
 // and price in won, all text. A card's own link opens that product.
 function productCards(doc, win, products, open) {
@@ -49,13 +59,8 @@ function productCards(doc, win, products, open) {
     const item = el(doc, "li");
     const card = el(doc, "button", "product");
     card.type = "button";
-    const image = safeLink(product.image, win.location.href);
-    if (image) {
-      const img = el(doc, "img", "thumb");
-      img.src = image;
-      img.alt = "";
-      card.append(img);
-    }
+    const image = thumb(doc, win, product.image);
+    if (image) card.append(image);
     const about = el(doc, "span", "about");
     about.append(el(doc, "span", "name", String(product.name || "")),
       el(doc, "span", "price", String(product.price_text || "")));
@@ -116,13 +121,8 @@ export function render(win, action, report) {
   } else if (action.widget === "push_note") {
     const card = el(doc, "div", "card");
     card.setAttribute("role", "status");
-    const image = safeLink(content.image, win.location.href);
-    if (image) {
-      const img = el(doc, "img", "thumb");
-      img.src = image;
-      img.alt = "";
-      card.append(img);
-    }
+    const image = thumb(doc, win, content.image);
+    if (image) card.append(image);
     const body = el(doc, "div", "body");
     body.append(el(doc, "span", "title", content.title));
     if (content.body) body.append(el(doc, "p", "text", content.body));
