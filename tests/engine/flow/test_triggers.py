@@ -5,6 +5,7 @@ welcome names the signals the site's rules listen for."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -132,3 +133,15 @@ def test_cart_additions_and_orders_are_counted_for_the_product(shop: Shop) -> No
     again = shop.event(second, "cart", {"items": [item]})  # the same cart: no new addition
     assert shop.run(shop.store.profile("demo-shop", "adder-0002"))["cart_added"] == []
     assert len(again) >= 1
+
+
+def test_the_librarys_popular_product_recipe_fires_on_a_live_engine(shop: Shop) -> None:
+    recipe = (Path(__file__).resolve().parents[3] / "rules" / "library" / "product.yaml"
+              ).read_text(encoding="utf-8")
+    shop.site.load(source_version(recipe), recipe, matcher_class())
+    page = {"url": f"{SHOP}/product/bags/1003", "page_type": "product", "product_id": "1003"}
+    for n in range(5):
+        assert len(shop.event(Visitor(shop.site, f"crowd-{n:04}"), "pageview", page)) == 1
+    frames = shop.event(Visitor(shop.site, "sixth-0001"), "pageview", page)
+    assert [(f["rule"], f["content"]["text"]) for f in frames[1:]] == \
+        [("popular-product-now", "지금 5명이 이 상품을 보고 있어요")]
