@@ -144,12 +144,10 @@ class Pipeline:
                 continue
             found: list[dict[str, Any]] = []
             try:
-                partners = await catalog.bought_with(site.config.id, seeds(wanted, profile))
-                if partners:
-                    # Some partners are out of stock or in the cart: ask for a few more.
-                    feed = await catalog.products(site.config.id,
-                                                  partners[:3 * wanted.count + len(in_cart)])
-                    found = cards(wanted, partners, feed, in_cart)
+                products = await catalog.recommend(site.config.id, seeds(wanted, profile),
+                                                   in_cart, wanted.count)
+                found = cards(wanted, [p.id for p in products], {p.id: p for p in products},
+                              in_cart)
             except StoreUnavailable as exc:
                 log.warning("no recommendations for %s: %s", action.rule, exc)
             if found:
@@ -188,9 +186,10 @@ class Pipeline:
         reads_live = rules is not None and triggers is not None and \
             not rules.live_triggers.isdisjoint(triggers)
         facts: dict[str, Any] = {}
-        if kind is EventKind.PAGEVIEW:
-            # The page's live counters need nothing the profile's call answers:
-            # both calls go out together, one round trip.
+        if kind is EventKind.PAGEVIEW and rules is not None and rules.live_triggers:
+            # Who is on which page is kept while some rule reads it. The page's
+            # live counters need nothing the profile's call answers: both calls
+            # go out together, one round trip.
             product = str(payload.get("product_id") or "")
             result, facts = await asyncio.gather(
                 self.store.apply(config.id, key, stored),

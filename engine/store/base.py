@@ -17,7 +17,7 @@ import asyncio
 import enum
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -196,6 +196,11 @@ class Catalog(Protocol):
     async def bought_with(self, site: str, products: Sequence[str]) -> list[str]:
         """Products most bought with ``products`` (their weights added up), best
         first, at most TOGETHER_KEPT; ``products`` themselves left out."""
+
+    async def recommend(self, site: str, seeds: Sequence[str], leave_out: Collection[str],
+                        count: int) -> list[Product]:
+        """In one call: the first ``count`` of ``bought_with(seeds)`` that the
+        feed has in stock and ``leave_out`` (the cart) does not hold."""
 
 
 @dataclass(frozen=True, slots=True)

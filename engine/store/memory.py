@@ -23,7 +23,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -229,6 +229,14 @@ class MemoryCatalog:
                 for partner, weight in self._together.get((site, product), {}).items():
                     weights[partner] = weights.get(partner, 0.0) + weight
         return ranked(weights, products)
+
+
+    async def recommend(self, site: str, seeds: Sequence[str], leave_out: Collection[str],
+                        count: int) -> list[Product]:
+        partners = await self.bought_with(site, seeds)
+        feed = await self.products(site, partners)
+        return [feed[p] for p in partners
+                if p in feed and feed[p].in_stock and p not in leave_out][:count]
 
 
 class MemorySessions:

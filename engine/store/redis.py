@@ -87,6 +87,7 @@ class RedisStore:
         self.count_script = Script("count.lua")
         self.live_script = Script("live.lua")
         self.together_script = Script("together.lua")
+        self.recommend_script = Script("recommend.lua")
         self._loading = asyncio.Lock()
         self.profile_ttl = int(profile_ttl)
         self.dedupe_ttl = int(dedupe_ttl)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, cast
 
 from engine.store.base import (
@@ -98,5 +98,15 @@ class RedisCatalog:
                     name = _text(partner)
                     weights[name] = weights.get(name, 0.0) + float(weight)
         return ranked(weights, products)
+
+    async def recommend(self, site: str, seeds: Sequence[str], leave_out: Collection[str],
+                        count: int) -> list[Product]:
+        seeds = list(dict.fromkeys(seeds))
+        if not seeds or count < 1:
+            return []
+        rows = await self.store._evalsha(
+            self.store.recommend_script, (),
+            (_products_key(site, ""), TOGETHER_KEPT, count, len(seeds), *seeds, *leave_out))
+        return [Product(**json.loads(row)) for row in rows]
 
 

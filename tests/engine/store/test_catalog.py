@@ -44,3 +44,18 @@ def test_each_product_keeps_its_best_fifty_partners(store: Store, run: Run) -> N
         run(catalog.add_order("s", ["HUB", f"X{n:03d}"], T0 + n * DAY))
     partners = run(catalog.bought_with("s", ["HUB"]))
     assert partners == [f"X{n:03d}" for n in range(TOGETHER_KEPT + 9, 9, -1)]  # the newest
+
+
+def test_recommend_is_the_best_partners_in_stock_and_not_left_out(store: Store,
+                                                                   run: Run) -> None:
+    catalog = store.catalog
+    strap = Product("P3", "스트랩", 19_000, "/product/P3")
+    scarf = Product("P4", "스카프", 59_000, "/product/P4")
+    run(catalog.replace("s", [BAG, WALLET, strap, scarf], T0))
+    for items in (["P1", "P2"], ["P1", "P2"], ["P1", "P3"], ["P1", "P4"], ["P1", "P9"]):
+        run(catalog.add_order("s", items, T0))
+    # P2 (out of stock) and P9 (not in the feed) are skipped; P3 and P4 tie, by id.
+    assert run(catalog.recommend("s", ["P1"], set(), 5)) == [strap, scarf]
+    assert run(catalog.recommend("s", ["P1"], {"P3"}, 5)) == [scarf]
+    assert run(catalog.recommend("s", ["P1"], set(), 1)) == [strap]
+    assert run(catalog.recommend("s", [], set(), 3)) == []
