@@ -26,7 +26,7 @@ from engine.delivery.policy import Context, Decision, Reason, deliver, group
 from engine.delivery.recommend import cards, seeds
 from engine.flow.derive import Visitor, derive, server_payload, track_facts
 from engine.flow.server_events import ServerEvent
-from engine.profile.layout import flat_days
+from engine.profile.layout import LIVE_HOURS, flat_days
 from engine.profile.view import flat_profile
 from engine.runtime.metrics import Metrics
 from engine.runtime.site import ActiveRules, LiveSite
@@ -45,6 +45,7 @@ from engine.wire.protocol import SIGNALS, ErrorCode, EventKind, Frame, ServerFra
 
 log = logging.getLogger("ondo.pipeline")
 RECENT = 300.0  # seconds: a control exposure remembered this recently is not written again
+CART_ADDS_COUNTED = 10  # of one cart change, for the live counters
 
 # The rule triggers an event evaluates. A fact from the shop's server also
 # re-evaluates the visitor's current page: a purchase may end an upsell.
@@ -223,9 +224,12 @@ class Pipeline:
                                credited(result.profile.get("x"), now, config.attribution), 0,
                                site.group(visitor.key))
         if kind is not EventKind.PAGEVIEW:
+            # Cart additions come from browsers: counted while some rule reads the
+            # live counters, and only the first few of one change.
             facts = await self.live(site, LiveUpdate(
                 now, visitor.key, added=tuple(result.profile.get("cart_added") or ())
-                if kind is EventKind.CART else (), read=reads_live,
+                [:CART_ADDS_COUNTED] if kind is EventKind.CART and rules is not None and
+                rules.live_triggers else (), read=reads_live,
                 read_product=str(result.profile.get("product_id") or "")))
         if triggers is None or rules is None:
             return frames
@@ -335,9 +339,10 @@ class Pipeline:
         triggers = TRIGGERS.get(event.type)
         if result.status is not Applied.NEW:
             return result.status
+        # An order from more than a day ago is no part of the last 24 hours.
         facts = await self.live(site, LiveUpdate(
             now, bought=tuple(str(item["product_id"]) for item in payload.get("items", ()))
-            if event.type == "purchase" else (),
+            if event.type == "purchase" and now - at < LIVE_HOURS * 3600 else (),
             read=rules is not None and triggers is not None and
             not rules.live_triggers.isdisjoint(triggers),
             read_product=str(result.profile.get("product_id") or "")))

@@ -121,6 +121,8 @@ def parse_event(raw: Any, index: int) -> ServerEvent:
         payload["items"] = _items(raw.get("items", []), f"{where}.items")
         if raw.get("ordered_at") is not None:
             payload["ordered_at"] = _whole(raw["ordered_at"], f"{where}.ordered_at")
+            if payload["ordered_at"] < 1:
+                raise EventError(f"{where}.ordered_at", "ordered_at is a time in unix seconds")
         event_id = f"order:{order}"
     else:
         event_id = str(_text(raw, "id", where))

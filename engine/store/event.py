@@ -129,7 +129,8 @@ def apply_event(state: VisitorState, event: StoredEvent, dedupe_ttl: float) -> R
         p["cart_added"] = added
     elif kind == "purchase":
         amount = _tonumber(payload.get("amount")) or 0
-        at = _tonumber(payload.get("ordered_at")) or now
+        ordered = _tonumber(payload.get("ordered_at"))
+        at = now if ordered is None else ordered  # lua: tonumber(payload.ordered_at) or now
         day = _arg(payload["day"]) if _truthy(payload.get("day")) else today
         p["purchase_count"] = _or0(p.get("purchase_count")) + 1
         p["purchase_total"] = _or0(p.get("purchase_total")) + amount

@@ -219,7 +219,9 @@ class MemoryCatalog:
                 for other in distinct:
                     if other != product:
                         partners[other] = partners.get(other, 0.0) + weight
-                kept = sorted(partners.items(), key=lambda kv: (-kv[1], kv[0]))[:TOGETHER_KEPT]
+                # As ZREMRANGEBYRANK leaves them: the highest ranks (weight,
+                # then id) stay, so of equal weights the larger ids.
+                kept = sorted(partners.items(), key=lambda kv: (kv[1], kv[0]))[-TOGETHER_KEPT:]
                 self._together[(site, product)] = dict(kept)
 
     async def bought_with(self, site: str, products: Sequence[str]) -> list[str]:

@@ -83,7 +83,7 @@ class RedisCatalog:
         if len(distinct) < 2:
             return
         await self.store._evalsha(
-            self.store.together_script, (),
+            self.store.together_script, (_products_key(site, "feed"),),
             (repr(together_weight(at)), TOGETHER_KEPT, TOGETHER_TTL,
              _products_key(site, "bt:"), *distinct))
 
@@ -105,7 +105,7 @@ class RedisCatalog:
         if not seeds or count < 1:
             return []
         rows = await self.store._evalsha(
-            self.store.recommend_script, (),
+            self.store.recommend_script, (_products_key(site, "feed"),),
             (_products_key(site, ""), TOGETHER_KEPT, count, len(seeds), *seeds, *leave_out))
         return [Product(**json.loads(row)) for row in rows]
 

@@ -4,9 +4,10 @@ The products to recommend, in one call: the partners of the seed products
 the feed has in stock and that are neither seeds nor left out, at most ARGV[3].
 Every key shares the hash tag {SITE:products}: one slot.
 
-KEYS     none declared: ondo:{SITE:products}:bt:SEED and :feed, named from ARGV[1]
+KEYS[1]  ondo:{SITE:products}:feed (declared for Redis Cluster); the sets
+         ondo:{SITE:products}:bt:SEED are named from ARGV[1]
 ARGV[1]  the key prefix "ondo:{SITE:products}:"
-ARGV[2]  partners read per seed
+ARGV[2]  partners read per seed, and considered in all (the best, seeds left out)
 ARGV[3]  products wanted
 ARGV[4]  how many seeds follow; then the seeds, then the products left out (the cart)
 
@@ -14,8 +15,9 @@ Returns the products as the feed holds them (JSON), best first.
 ]]
 
 local prefix, kept, wanted, seeds = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local skip, weights, order = {}, {}, {}
-for i = 5, #ARGV do skip[ARGV[i]] = true end
+local seed, skip, weights, order = {}, {}, {}, {}
+for i = 5, 4 + seeds do seed[ARGV[i]] = true end
+for i = 5 + seeds, #ARGV do skip[ARGV[i]] = true end
 for i = 5, 4 + seeds do
   local flat = redis.call("ZREVRANGE", prefix .. "bt:" .. ARGV[i], 0, kept - 1, "WITHSCORES")
   for j = 1, #flat, 2 do
@@ -28,12 +30,16 @@ table.sort(order, function(a, b)
   if weights[a] ~= weights[b] then return weights[a] > weights[b] end
   return a < b
 end)
-local out = {}
+local out, considered = {}, 0
 for _, id in ipairs(order) do
   if #out >= wanted then break end
-  if not skip[id] then
-    local row = redis.call("HGET", prefix .. "feed", id)
-    if row and cjson.decode(row).in_stock then table.insert(out, row) end
+  if not seed[id] then
+    considered = considered + 1
+    if considered > kept then break end
+    if not skip[id] then
+      local row = redis.call("HGET", KEYS[1], id)
+      if row and cjson.decode(row).in_stock then table.insert(out, row) end
+    end
   end
 end
 return out

@@ -3,7 +3,8 @@ One order's products counted as bought together: for each product, every other
 product of the order gains ARGV[1] in its sorted set, and only its ARGV[2] best
 partners stay. Every key shares the hash tag {SITE:products}: one slot.
 
-KEYS     none declared: ondo:{SITE:products}:bt:PRODUCT, named from ARGV[4] on
+KEYS[1]  ondo:{SITE:products}:feed, declared for Redis Cluster to route the call to the
+         slot; the sets ondo:{SITE:products}:bt:PRODUCT are named from ARGV[4] on
 ARGV[1]  the weight of this order (it doubles with every half-life since the epoch)
 ARGV[2]  partners kept per product
 ARGV[3]  time to live of a product's set, seconds

@@ -12,7 +12,7 @@ import pytest
 from engine.flow.derive import Visitor
 from engine.flow.server_events import parse_event
 from engine.matcher import matcher_class
-from engine.store.base import Store, source_version
+from engine.store.base import LiveUpdate, Store, source_version
 from engine.wire.protocol import LIMITS
 from engine.wire.session import Session
 from tests.engine.flow.test_pipeline import SHOP, Shop
@@ -145,3 +145,17 @@ def test_the_librarys_popular_product_recipe_fires_on_a_live_engine(shop: Shop) 
     frames = shop.event(Visitor(shop.site, "sixth-0001"), "pageview", page)
     assert [(f["rule"], f["content"]["text"]) for f in frames[1:]] == \
         [("popular-product-now", "지금 5명이 이 상품을 보고 있어요")]
+
+
+def test_browsers_cart_additions_count_only_while_a_rule_reads_them(shop: Shop) -> None:
+    item = {"product_id": "P7", "qty": 1, "price": 10_000}
+    shop.event(Visitor(shop.site, "quiet-0001"), "cart", {"items": [item]})  # RULES: no live rule
+    shop.site.load(source_version(LIVE), LIVE, matcher_class())
+    shop.event(Visitor(shop.site, "quiet-0002"), "cart", {"items": [item]})
+    late = int(shop.now) - 2 * 86_400  # an order placed two days ago: not in the last 24 h
+    shop.run(shop.pipeline.apply_server_event(shop.site, parse_event(
+        {"type": "purchase", "order_id": "late-7", "visitor_id": "quiet-0003", "amount": 1,
+         "items": [item], "ordered_at": late}, 0), shop.now))
+    figures = shop.run(shop.store.live("demo-shop", LiveUpdate(shop.now, read=True,
+                                                               read_product="P7")))
+    assert (figures["product_cart_adds_24h"], figures["product_purchases_24h"]) == (1, 0)

@@ -208,6 +208,8 @@ def test_badly_signed_server_events_are_refused_without_effect(node: Engine, how
       "items": [{"product_id": "P1"}] * 101}, "events[0].items"),
     ({"type": "purchase", "order_id": "1", "visitor_id": "v", "amount": 10,
       "ordered_at": "yesterday"}, "events[0].ordered_at"),
+    ({"type": "purchase", "order_id": "1", "visitor_id": "v", "amount": 10,
+      "ordered_at": 0}, "events[0].ordered_at"),
     ({"type": "tags", "id": "t1", "visitor_id": "v"}, "events[0].add"),
     ({"type": "tags", "id": "t1", "visitor_id": "v", "add": ["x" * 65]}, "events[0].add[0]"),
     ({"type": "tags", "id": "t1", "visitor_id": "v", "remove": "vip"}, "events[0].remove"),

@@ -59,3 +59,11 @@ def test_recommend_is_the_best_partners_in_stock_and_not_left_out(store: Store,
     assert run(catalog.recommend("s", ["P1"], {"P3"}, 5)) == [scarf]
     assert run(catalog.recommend("s", ["P1"], set(), 1)) == [strap]
     assert run(catalog.recommend("s", [], set(), 3)) == []
+
+
+def test_of_equal_weights_the_larger_ids_stay_as_in_redis(store: Store, run: Run) -> None:
+    catalog = store.catalog
+    for n in range(TOGETHER_KEPT + 10):  # orders of the same time: equal weights
+        run(catalog.add_order("s", ["HUB", f"X{n:03d}"], T0))
+    partners = run(catalog.bought_with("s", ["HUB"]))
+    assert partners == [f"X{n:03d}" for n in range(10, TOGETHER_KEPT + 10)]
