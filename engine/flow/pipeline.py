@@ -205,6 +205,10 @@ class Pipeline:
                      "message": "this event id was already used for other content"}]
         frames: list[Frame] = [{"t": ServerFrame.ACK, "id": event.id}]
         if result.status is Applied.DUPLICATE:
+            if kind is EventKind.IDENTIFY:
+                # Resent after an outage that may have cut the merge short: the
+                # merge has its own id, so running it again is safe.
+                await self.identified(visitor, payload["member_id"], result.profile, stored)
             return frames
         visitor.open_until = now + config.session_timeout
         counters, day = self.counters, local.day

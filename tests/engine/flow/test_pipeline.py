@@ -158,3 +158,29 @@ def test_storage_down_is_an_exception_the_doors_answer(run: Run) -> None:
     with pytest.raises(StoreUnavailable):
         shop.page(Visitor(shop.site, "visitor-0005"))
     assert store.errors == 1  # the profile's call (the seed recipes read no live counter)
+
+
+def test_an_identify_resent_after_its_merge_failed_still_merges(shop: Shop, run: Run) -> None:
+    v = Visitor(shop.site, "visitor-0006")
+    shop.page(v)
+    store = shop.store
+    identify = {"member_id": "lee", "signature": sign_member(SECRET, "lee")}
+
+    # The identify is stored, then the storage goes before the merge is.
+    original = store.apply
+    calls = 0
+
+    async def failing_second(*args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise StoreUnavailable("gone")
+        return await original(*args, **kwargs)
+
+    store.apply = failing_second  # type: ignore[method-assign]
+    with pytest.raises(StoreUnavailable):
+        shop.event(v, "identify", identify, event_id="id-1")
+    store.apply = original  # type: ignore[method-assign]
+    assert shop.event(v, "identify", identify, event_id="id-1")[0]["t"] == "ack"  # the resend
+    assert v.key == "m:lee"
+    assert run(store.profile("demo-shop", "m:lee"))["pageviews_total"] == 1
