@@ -182,7 +182,9 @@ class Pipeline:
                                 windows=rules is None or rules.reads_windows,
                                 session_timeout=config.session_timeout)
         key = visitor.id if kind is EventKind.IDENTIFY else visitor.key
-        triggers = SIGNAL_TRIGGERS.get(event.data.get("name", "")) \
+        # A forged identify is stored as a nameless track event: it triggers nothing.
+        triggers = None if event.kind is EventKind.IDENTIFY and kind is EventKind.TRACK \
+            else SIGNAL_TRIGGERS.get(event.data.get("name", "")) \
             if kind is EventKind.SIGNAL else TRIGGERS.get(kind)
         reads_live = rules is not None and triggers is not None and \
             not rules.live_triggers.isdisjoint(triggers)

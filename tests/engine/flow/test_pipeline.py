@@ -20,7 +20,7 @@ from engine.matcher import matcher_class
 from engine.runtime.config import Config
 from engine.runtime.metrics import Metrics
 from engine.runtime.site import LiveSite, load_sites
-from engine.store.base import PUSH_CHANNEL, Applied, Store, StoreUnavailable
+from engine.store.base import PUSH_CHANNEL, Applied, Store, StoreUnavailable, source_version
 from engine.store.memory import MemoryStore
 from engine.wire import action_ids
 from engine.wire.frames import Event, FrameError, parse_frame
@@ -100,6 +100,16 @@ def test_reports_count_once_and_only_for_actions_sent(shop: Shop) -> None:
         shop.event(v, "report", {**report, "rule": "loyal-coupon"})
     assert info.value.field == "data.action"
     assert shop.stats()["first-visit-signup-nudge|shown"] == 1
+
+
+def test_a_forged_identify_triggers_no_track_rule(shop: Shop) -> None:
+    rules = ("site: demo-shop\nrules:\n  - id: on-any-track\n    on: track\n"
+             "    if: visit_count >= 1\n    do: {widget: popcorn_button, text: t}\n")
+    shop.site.load(source_version(rules), rules, matcher_class())
+    v = Visitor(shop.site, "visitor-0007")
+    shop.page(v)
+    assert len(shop.event(v, "identify", {"member_id": "kim", "signature": "0" * 64})) == 1
+    assert [f["rule"] for f in shop.event(v, "track", {"name": "wish"})[1:]] == ["on-any-track"]
 
 
 def test_a_forged_identify_leaves_the_visitor_anonymous(shop: Shop) -> None:
