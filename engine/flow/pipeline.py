@@ -215,8 +215,15 @@ class Pipeline:
         visitor.open_until = now + config.session_timeout
         counters, day = self.counters, local.day
         if kind is EventKind.IDENTIFY:
+            anonymous = visitor.key
             result = await self.identified(visitor, payload["member_id"], result.profile,
                                            stored)
+            if rules is not None and rules.live_triggers and visitor.key != anonymous:
+                # Signed in: on the live counters the member replaces the anonymous
+                # visitor, on the same page, rather than being counted twice.
+                await self.live(site, LiveUpdate(
+                    now, visitor.key, page=True, left=anonymous,
+                    product=str(result.profile.get("product_id") or "")))
         counters.seen(config.id, day, field(SITE, "visitors", site.group(visitor.key)),
                       visitor.key)
         if kind is EventKind.REPORT:
@@ -255,7 +262,7 @@ class Pipeline:
         """Write what the event changes in the site's live counters and read the
         figures its rules need (one store call, only when there is either). An
         outage loses this event's share of the counters, not the event."""
-        if not (update.page or update.added or update.bought or update.read):
+        if not (update.page or update.added or update.bought or update.read or update.left):
             return {}
         started = time.perf_counter()
         try:

@@ -71,6 +71,7 @@ class LiveUpdate:
     bought: tuple[str, ...] = ()  # product ids of an order
     read: bool = False
     read_product: str = ""  # the product whose figures to read ("" the site's alone)
+    left: str = ""  # a profile key this visitor no longer has (signed in): it leaves the sets
 
 
 @dataclass(slots=True)

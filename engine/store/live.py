@@ -40,6 +40,12 @@ def apply_live(state: LiveState, update: LiveUpdate) -> dict[str, int]:
             state.viewers.get(product, {}).pop(who, None)
         del state.seen[who]
 
+    if update.left:
+        product = state.at.pop(update.left, None)
+        if product is not None:
+            state.viewers.get(product, {}).pop(update.left, None)
+        state.seen.pop(update.left, None)
+
     visitor = update.visitor
     if update.page and visitor:
         state.seen[visitor] = now

@@ -207,7 +207,7 @@ class RedisStore:
             (repr(update.now), int(LIVE_WINDOW), update.visitor, "1" if update.page else "0",
              update.product, msgpack.packb(list(update.added)),
              msgpack.packb(list(update.bought)), "1" if update.read else "0",
-             update.read_product))
+             update.read_product, update.left))
         return dict(zip(LIVE_FIGURES, (int(n) for n in reply), strict=False))
 
     async def ping(self) -> bool:

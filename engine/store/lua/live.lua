@@ -19,6 +19,8 @@ ARGV[6]  msgpack list: product ids added to the visitor's cart
 ARGV[7]  msgpack list: product ids of an order
 ARGV[8]  "1" to read the figures, else "0"
 ARGV[9]  the product to read them for ("" for the site's figure alone)
+ARGV[10] a profile key that is this visitor's no more (they signed in): it leaves
+         every set, and the page view of ARGV[3] takes its place
 
 Memory stays bounded: visitors leave the sets once their last page view is
 older than the window (up to 50 per call, more than any call adds), product
@@ -34,7 +36,7 @@ local prefix = string.sub(vkey, 1, -2)  -- "ondo:{SITE:live}:"
 local now, window = tonumber(ARGV[1]), tonumber(ARGV[2])
 local visitor, page, product = ARGV[3], ARGV[4] == "1", ARGV[5]
 local added, bought = cmsgpack.unpack(ARGV[6]), cmsgpack.unpack(ARGV[7])
-local read, wanted = ARGV[8] == "1", ARGV[9]
+local read, wanted, left = ARGV[8] == "1", ARGV[9], ARGV[10] or ""
 local since = now - window
 local hour = math.floor(now / 3600)
 local DAY_HOURS = 24
@@ -46,6 +48,13 @@ for _, who in ipairs(gone) do
   if at then redis.call("ZREM", prefix .. "p:" .. at, who) end
   redis.call("HDEL", atkey, who)
   redis.call("ZREM", vkey, who)
+end
+
+if left ~= "" then
+  local at = redis.call("HGET", atkey, left)
+  if at then redis.call("ZREM", prefix .. "p:" .. at, left) end
+  redis.call("HDEL", atkey, left)
+  redis.call("ZREM", vkey, left)
 end
 
 if page and visitor ~= "" then

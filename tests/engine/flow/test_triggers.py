@@ -10,11 +10,13 @@ from pathlib import Path
 import pytest
 
 from engine.flow.derive import Visitor
+from engine.flow.identity import sign_member
 from engine.flow.server_events import parse_event
 from engine.matcher import matcher_class
 from engine.store.base import LiveUpdate, Store, source_version
 from engine.wire.protocol import LIMITS
 from engine.wire.session import Session
+from tests.conftest import SECRET
 from tests.engine.flow.test_pipeline import SHOP, Shop
 from tests.engine.store.stores import Run
 
@@ -159,3 +161,17 @@ def test_browsers_cart_additions_count_only_while_a_rule_reads_them(shop: Shop) 
     figures = shop.run(shop.store.live("demo-shop", LiveUpdate(shop.now, read=True,
                                                                read_product="P7")))
     assert (figures["product_cart_adds_24h"], figures["product_purchases_24h"]) == (1, 0)
+
+
+def test_signing_in_on_a_product_page_keeps_the_count(shop: Shop) -> None:
+    shop.site.load(source_version(LIVE), LIVE, matcher_class())
+    page = {"url": f"{SHOP}/product/P1", "page_type": "product", "product_id": "P1"}
+    member = Visitor(shop.site, "signer-0001")
+    shop.event(member, "pageview", page)
+    shop.event(member, "identify", {"member_id": "park",
+                                    "signature": sign_member(SECRET, "park")})
+    shop.event(member, "pageview", page)  # the next page, as the member
+    shop.event(Visitor(shop.site, "other-0001"), "pageview", page)
+    figures = shop.run(shop.store.live("demo-shop", LiveUpdate(shop.now, read=True,
+                                                               read_product="P1")))
+    assert (figures["site_visitors_now"], figures["product_viewers_now"]) == (2, 2)

@@ -63,6 +63,17 @@ def test_the_visitor_asking_is_not_among_the_viewers(store: Store, run: Run) -> 
     assert (mine["product_viewers_now"], mine["site_visitors_now"]) == (1, 2)
 
 
+def test_a_visitor_who_signs_in_is_counted_once(store: Store, run: Run) -> None:
+    view(store, run, "anon-1", "P1")
+    view(store, run, "b", "P1")
+    run(store.live("s", LiveUpdate(T0 + 1, "m:kim", page=True, product="P1", left="anon-1")))
+    assert figures(store, run, "P1", T0 + 2) == {
+        "site_visitors_now": 2, "product_viewers_now": 2, "product_purchases_24h": 0,
+        "product_cart_adds_24h": 0}
+    view(store, run, "m:kim", "P2", T0 + 3)  # the member moves on: P1 keeps only b
+    assert figures(store, run, "P1", T0 + 4)["product_viewers_now"] == 1
+
+
 def test_a_write_alone_answers_nothing(store: Store, run: Run) -> None:
     assert run(store.live("s", LiveUpdate(T0, "a", page=True, product="P1"))) == {}
 
