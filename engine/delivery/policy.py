@@ -81,6 +81,9 @@ class Decision:
     reasons: list[Reason] = field(default_factory=list)
     winners: dict[str, str] = field(default_factory=dict)
     actions: list[Action] = field(default_factory=list)
+    # The rules whose holdout kept this visitor out, for their control group's
+    # exposures: a few at most, where ``reasons`` may run to hundreds.
+    held_out: list[str] = field(default_factory=list)
 
     @property
     def outcomes(self) -> list[Outcome]:
@@ -265,6 +268,7 @@ def deliver(policy: Policy, matched: Sequence[str], profile: Mapping[str, Any],
                 reason = CAPPED
             elif rule.holdout and holdout_share(ctx.visitor, rule.id) < rule.holdout:
                 reason = HELD_OUT
+                decision.held_out.append(rule_id)
             if reason is not None:
                 reasons.append(reason)
                 continue

@@ -280,11 +280,9 @@ class Pipeline:
         purchases. The store is written only when the profile does not already
         remember the same exposure from the last few minutes: a control visitor
         matches again on every page."""
-        held = {rule: group(False, rules.by_id[rule].holdout)
-                for rule, reason in zip(decision.matched, decision.reasons, strict=True)
-                if reason is Reason.HELD_OUT}
-        if not held:
+        if not decision.held_out:
             return
+        held = {rule: group(False, rules.by_id[rule].holdout) for rule in decision.held_out}
         config, local = site.config, site.calendar.at(now)
         for rule, label in held.items():
             self.counters.seen(config.id, local.day, field(rule, "exposed", label), key)

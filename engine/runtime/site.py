@@ -8,7 +8,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import rules
-from engine.delivery.policy import Policy, site_group
+from engine.delivery.policy import Policy, group, site_group
 from engine.matcher import MatcherLike
 from engine.profile.localtime import Calendar
 from engine.runtime.config import Config, SiteConfig
@@ -17,6 +17,8 @@ from engine.wire.action_ids import action_key
 from engine.wire.protocol import SIGNALS
 from rules.catalogue import CATALOGUE, Scope
 from rules.ruleset import Rule, Ruleset, TemplateVar
+
+EVERYONE = group(True, 0.0)  # the one group of a site without a holdback
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +71,10 @@ class LiveSite:
         self.action_key = action_key(config.secret)
 
     def group(self, key: str) -> str:
-        """The profile's group in the site's holdback ("t5" or "c5")."""
+        """The profile's group in the site's holdback ("t5" or "c5"); without a
+        holdback everyone is treated, with no draw to make."""
+        if not self.config.holdback:
+            return EVERYONE
         return site_group(key, self.config.holdback)
 
     def held_back(self, key: str) -> bool:
