@@ -22,6 +22,7 @@ from engine.http.app import create_app
 from engine.runtime.clock import ManualClock
 from engine.runtime.config import Config, SiteConfig
 from engine.runtime.embedded import EmbeddedRedis, free_port
+from engine.runtime.local_cluster import LocalCluster
 from engine.runtime.serving import uvicorn_options
 from engine.store.redis import RedisStore
 
@@ -66,6 +67,21 @@ def redis_url(redis_server: EmbeddedRedis) -> str:
     client.flushall()
     client.close()
     return redis_server.url
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    """A real Redis Cluster: 3 masters and 3 replicas on free ports."""
+    cluster = LocalCluster(tmp_path_factory.mktemp("cluster")).start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def cluster_url(redis_cluster: LocalCluster) -> str:
+    """The cluster's ``redis+cluster://`` URL, every master flushed."""
+    redis_cluster.flush()
+    return redis_cluster.url
 
 
 def site_config(rules: Path | None = SEED_RULES, **overrides: object) -> SiteConfig:

@@ -54,7 +54,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _dies_with_parent() -> Callable[[], None] | None:
+def dies_with_parent() -> Callable[[], None] | None:
     """A pre-exec hook asking the kernel to SIGTERM the child when the thread
     that started it ends (the engine's main thread, or the supervisor's, which
     lives as long as the server does). Linux only; elsewhere ``stop`` and the
@@ -218,7 +218,7 @@ class EmbeddedRedis:
         # Its own process group: a Ctrl-C in the terminal reaches the engine,
         # which stops the server after its own shutdown, not both at once.
         process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                   preexec_fn=_dies_with_parent(), process_group=0)
+                                   preexec_fn=dies_with_parent(), process_group=0)
         self.process = process
         (self.data_dir / PID_FILE).write_text(str(process.pid))
         deadline = time.monotonic() + timeout

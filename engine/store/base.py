@@ -97,8 +97,10 @@ class Version:
 
 # The channels between engine nodes: rule versions going live ("SITE VERSION")
 # and actions pushed to a visitor's sockets on whichever node holds them.
-RULES_CHANNEL = "ondo:rules"
-PUSH_CHANNEL = "ondo:push"
+# One hash tag: on a cluster both sharded channels live on one shard, so a
+# node hears the two in the order they were sent, on one connection.
+RULES_CHANNEL = "ondo:{bus}:rules"
+PUSH_CHANNEL = "ondo:{bus}:push"
 CHANNELS = (RULES_CHANNEL, PUSH_CHANNEL)
 
 log = logging.getLogger("ondo.store")

@@ -7,6 +7,11 @@ trips (auto-pipelining, as ioredis does) and cost the client one C pack and
 one C parse each. redis-py serves the rest (profiles for merges and explain,
 versions, pub/sub).
 
+On a Redis Cluster (a ``redis+cluster://`` URL) the event path's calls go
+through engine/store/cluster.py, which routes each to the master owning its
+slot, and redis-py's cluster client serves the rest; the messages between
+nodes use sharded pub/sub (SPUBLISH/SSUBSCRIBE, see ``RedisBroker``).
+
 Keys (docs/storage.md): a visitor's under ``ondo:{SITE:VISITOR}:`` (engine/profile/
 layout.py), a site's counters ``ondo:{SITE}:stats:YYYYMMDD``, its rule versions
 under ``ondo:{rules:SITE}:`` (``v:VERSION`` hash: source, note, created_at, rules;
@@ -26,8 +31,11 @@ from typing import Any
 
 import msgpack
 import redis.asyncio as redis
+from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from engine.profile.layout import (
@@ -56,6 +64,7 @@ from engine.store.base import (
     Version,
     handled,
 )
+from engine.store.cluster import ClusterPipe, ClusterURL, is_cluster_url
 from engine.store.redis_catalog import RedisCatalog
 from engine.store.redis_sessions import RedisSessions
 from engine.store.resp import NoScriptError, Pipe, ReplyError
@@ -67,6 +76,8 @@ log = logging.getLogger("ondo.store")
 LIVE_FIGURES = ("site_visitors_now", "product_viewers_now", "product_purchases_24h",
                 "product_cart_adds_24h")
 _APPLIED = {status.value.encode(): status for status in Applied}  # the script's status reply
+# Error replies that mean "not now" rather than "wrong call".
+_NOT_NOW = ("LOADING", "MASTERDOWN", "BUSY", "CLUSTERDOWN", "TRYAGAIN", "MOVED", "ASK")
 
 
 class Script:
@@ -80,14 +91,19 @@ class Script:
 class RedisStore:
     def __init__(self, url: str, *, profile_ttl: float = 400 * 86_400.0,
                  dedupe_ttl: float = 86_400.0) -> None:
-        self.client = redis.Redis.from_url(url, socket_connect_timeout=1.0, socket_timeout=2.0,
-                                           health_check_interval=0)
-        self.pipe = Pipe(url, connect_timeout=1.0, timeout=2.0)
+        self.url = url
+        self.cluster = ClusterURL.parse(url) if is_cluster_url(url) else None
+        self.client = self.new_client(socket_timeout=2.0)
+        self.pipe: Pipe | ClusterPipe = (
+            ClusterPipe(self.cluster, connect_timeout=1.0, timeout=2.0) if self.cluster
+            else Pipe(url, connect_timeout=1.0, timeout=2.0))
         self.event_script = Script("event.lua")
         self.count_script = Script("count.lua")
         self.live_script = Script("live.lua")
         self.together_script = Script("together.lua")
         self.recommend_script = Script("recommend.lua")
+        self.attempt_script = Script("attempt.lua")
+        self.feed_swap_script = Script("feed_swap.lua")
         self._loading = asyncio.Lock()
         self.profile_ttl = int(profile_ttl)
         self.dedupe_ttl = int(dedupe_ttl)
@@ -102,27 +118,29 @@ class RedisStore:
         """Around a redis-py call: an outage becomes StoreUnavailable, counted."""
         try:
             yield
-        except (*_DOWN, RedisError) as exc:
+        except (*_DOWN, RedisError, RedisClusterException) as exc:
             self.errors += 1
             raise StoreUnavailable(str(exc)) from exc
 
     async def _evalsha(self, script: Script, keys: Sequence[str], args: Sequence[Any]) -> Any:
         command = ("EVALSHA", script.sha, len(keys), *keys, *args)
+        key = keys[0]  # every key of a call shares its hash tag: one slot
         try:
             try:
-                return await self.pipe.call(*command)
+                return await self.pipe.call(*command, key=key)
             except NoScriptError:
-                # First call, or Redis restarted and lost its script cache. One
-                # SCRIPT LOAD for all the events that hit this at once.
+                # First call, or Redis restarted (or failed over) and lost its
+                # script cache. One SCRIPT LOAD, on the master owning the key,
+                # for all the events that hit this at once.
                 async with self._loading:
-                    if await self.pipe.call("SCRIPT", "EXISTS", script.sha) != [1]:
-                        await self.pipe.call("SCRIPT", "LOAD", script.source)
-                return await self.pipe.call(*command)
+                    if await self.pipe.call("SCRIPT", "EXISTS", script.sha, key=key) != [1]:
+                        await self.pipe.call("SCRIPT", "LOAD", script.source, key=key)
+                return await self.pipe.call(*command, key=key)
         except _DOWN as exc:
             self.errors += 1
             raise StoreUnavailable(str(exc)) from exc
         except ReplyError as exc:
-            if str(exc).startswith(("LOADING", "MASTERDOWN", "BUSY")):
+            if str(exc).startswith(_NOT_NOW):
                 self.errors += 1
                 raise StoreUnavailable(str(exc)) from exc
             raise
@@ -179,11 +197,13 @@ class RedisStore:
     async def visitors(self, site: str, days: Sequence[str], names: Iterable[str]
                        ) -> dict[str, int]:
         # PFCOUNT of several keys counts their union: all in one slot ({SITE}).
+        # (redis-py's cluster pipeline refuses ``pfcount()`` for fear of
+        # keys in several slots; these share one.)
         names = list(names)
         async with self.reaching():
             pipe = self.client.pipeline(transaction=False)
             for name in names:
-                pipe.pfcount(*(_visitors_key(site, day, name) for day in days))
+                pipe.execute_command("PFCOUNT", *(_visitors_key(site, day, name) for day in days))
             counts = await pipe.execute() if names and days else []
         return {name: int(n) for name, n in zip(names, counts, strict=True)} if counts else \
             dict.fromkeys(names, 0)
@@ -211,11 +231,43 @@ class RedisStore:
         return dict(zip(LIVE_FIGURES, (int(n) for n in reply), strict=False))
 
     async def ping(self) -> bool:
-        """Whether the event path's connection answers (it reconnects by itself)."""
+        """Whether the event path's connection answers (it reconnects by itself);
+        on a cluster, whether every slot has a master and every master answers."""
+        if isinstance(self.pipe, ClusterPipe):
+            return await self.pipe.healthy()
         try:
             return await self.pipe.call("PING") in (b"PONG", "PONG")
         except (*_DOWN, ReplyError):
             return False
+
+    async def prepare(self) -> None:
+        """Load every script on every master, so that the first events after a
+        start do not all meet NOSCRIPT. Raises StoreUnavailable."""
+        scripts = (self.event_script, self.count_script, self.live_script,
+                   self.together_script, self.recommend_script, self.attempt_script,
+                   self.feed_swap_script)
+        try:
+            for script in scripts:
+                if isinstance(self.pipe, ClusterPipe):
+                    await self.pipe.each_master("SCRIPT", "LOAD", script.source)
+                else:
+                    await self.pipe.call("SCRIPT", "LOAD", script.source)
+        except (*_DOWN, ReplyError) as exc:
+            raise StoreUnavailable(str(exc)) from exc
+
+    def new_client(self, socket_timeout: float | None = None) -> redis.Redis | RedisCluster:
+        """A redis-py client of the store's kind (the store's own, and pub/sub's)."""
+        if self.cluster is not None:
+            # Coverage is ours to judge (ping): a missing slot degrades the
+            # engine rather than failing every call.
+            return RedisCluster(
+                startup_nodes=[ClusterNode(host, port) for host, port in self.cluster.seeds],
+                username=self.cluster.username, password=self.cluster.password,
+                ssl=self.cluster.tls, require_full_coverage=False, socket_connect_timeout=1.0,
+                socket_timeout=socket_timeout,
+                retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=3))
+        return redis.Redis.from_url(self.url, socket_connect_timeout=1.0,
+                                    socket_timeout=socket_timeout, health_check_interval=0)
 
     async def close(self) -> None:
         await self.pipe.close()
@@ -258,7 +310,7 @@ class RedisVersions:
             if not await self.client.exists(_rules_key(site, f"v:{version}")):
                 return False
             await self.client.set(_rules_key(site, "active"), version)
-            await self.client.publish(RULES_CHANNEL, f"{site} {version}")
+        await self.store.broker.publish(RULES_CHANNEL, f"{site} {version}")
         return True
 
     async def active(self, site: str) -> str | None:
@@ -286,7 +338,12 @@ class RedisVersions:
 
 
 class RedisBroker:
-    """Redis pub/sub between nodes; re-subscribes by itself after Redis comes back."""
+    """Redis pub/sub between nodes; re-subscribes by itself after Redis comes back.
+
+    On a cluster the channels are sharded (SPUBLISH/SSUBSCRIBE): a message
+    goes to the shard owning the channel's slot and to the nodes subscribed
+    there, where classic PUBLISH would be copied to every node of the cluster
+    over its bus, whatever the number of shards."""
 
     def __init__(self, store: RedisStore, url: str) -> None:
         self.store = store
@@ -294,32 +351,48 @@ class RedisBroker:
 
     async def publish(self, channel: str, message: str) -> None:
         async with self.store.reaching():
-            await self.store.client.publish(channel, message)
+            client = self.store.client
+            if isinstance(client, RedisCluster):
+                await client.spublish(channel, message)
+            else:
+                await client.publish(channel, message)
 
     async def follow(self, on_message: OnMessage, on_subscribed: OnSubscribed,
                      stop: asyncio.Event, resync: float = RESYNC) -> None:
         while not stop.is_set():
-            client = redis.Redis.from_url(self.url, socket_connect_timeout=1.0)
+            # A client of its own per subscription: after a failover, a fresh
+            # one reads the slot map again and finds the promoted master.
+            client = self.store.new_client()
             try:
                 async with client.pubsub() as pubsub:
-                    await pubsub.subscribe(*CHANNELS)
+                    if isinstance(client, RedisCluster):
+                        await client.initialize()  # the slot map, to find the channels' shards
+                        await pubsub.ssubscribe(*CHANNELS)
+                        receive = pubsub.get_sharded_message
+                    else:
+                        await pubsub.subscribe(*CHANNELS)
+                        receive = pubsub.get_message
                     synced = -resync
                     while not stop.is_set():
                         if time.monotonic() - synced >= resync:
                             synced = time.monotonic()
                             await handled(on_subscribed())
-                        message = await pubsub.get_message(ignore_subscribe_messages=True,
-                                                           timeout=0.5)
-                        if message is not None:
+                        message = await receive(timeout=0.5)
+                        if message is None:
+                            continue
+                        kind = _text(message["type"])
+                        if kind in ("message", "smessage"):
                             await handled(on_message(_text(message["channel"]),
                                                      _text(message["data"])))
-            except (RedisError, OSError) as exc:
+                        elif kind == "sunsubscribe":
+                            # The channel's slot moved to another shard.
+                            raise ConnectionError("a sharded channel moved; subscribing again")
+            except (RedisError, RedisClusterException, OSError) as exc:
                 log.warning("pub/sub lost (%s); retrying", exc)
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=0.5)
             finally:
                 await client.aclose()
-
 
 
 def decode_profile(blob: bytes | str | None, days: Sequence[Any] = (),

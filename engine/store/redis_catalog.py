@@ -53,11 +53,10 @@ class RedisCatalog:
             try:
                 for start in range(0, len(items), self.CHUNK):
                     await self.client.hset(building, mapping=dict(items[start:start + self.CHUNK]))
-                pipe = self.client.pipeline(transaction=True)
-                pipe.rename(building, _products_key(site, "feed"))
-                pipe.hset(_products_key(site, "info"), mapping={
-                    "version": version, "products": len(rows), "updated_at": repr(now)})
-                await pipe.execute()
+                await self.store._evalsha(
+                    self.store.feed_swap_script,
+                    (building, _products_key(site, "feed"), _products_key(site, "info")),
+                    (version, len(rows), repr(now)))
             finally:
                 await self.client.delete(building)  # gone already unless this failed
         return Feed(version, len(rows), now)

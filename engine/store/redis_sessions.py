@@ -43,11 +43,8 @@ class RedisSessions:
 
     async def attempt(self, key: str, now: float, window: float) -> int:
         name = f"ondo:console:a:{key}"
-        async with self.store.reaching():
-            pipe = self.client.pipeline(transaction=True)
-            pipe.incr(name)
-            pipe.expire(name, max(1, math.ceil(window)), nx=True)
-            count, _ = await pipe.execute()
+        count = await self.store._evalsha(self.store.attempt_script, (name,),
+                                          (max(1, math.ceil(window)),))
         return int(count)
 
 

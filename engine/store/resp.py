@@ -92,11 +92,24 @@ class Pipe:
 
     # -- issuing commands
 
-    def call(self, *args: Any) -> Awaitable[Any]:
-        """Send one command; await the reply."""
+    def call(self, *args: Any, key: object = None) -> Awaitable[Any]:
+        """Send one command; await the reply. ``key`` routes a command on a
+        cluster (engine/store/cluster.py); one server takes every key."""
         if self._transport is None:
             return self._call_after_connect(args)
         return self._send(args)
+
+    async def call_asking(self, *args: Any) -> Any:
+        """ASKING, then the command, back to back on this connection: Redis
+        Cluster's answer to an ASK redirection (a slot being migrated)."""
+        if self._transport is None:
+            await self._connect()
+        asking = (self._send(("ASKING",)), self._send(args))
+        outcomes: tuple[Any, ...] = await asyncio.gather(*asking, return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        return outcomes[1]
 
     async def _call_after_connect(self, args: tuple[Any, ...]) -> Any:
         await self._connect()

@@ -17,7 +17,7 @@ from engine.store.base import Result, Store, StoredEvent
 from engine.store.memory import MemoryStore
 from engine.store.redis import RedisStore
 
-STORES = ("redis", "memory")
+STORES = ("redis", "cluster", "memory")
 SEOUL = ZoneInfo("Asia/Seoul")
 T0 = 1_795_000_000.0  # 2026-11-18 20:06 in Seoul
 MIN, HOUR, DAY = 60.0, 3_600.0, 86_400.0
@@ -53,14 +53,17 @@ async def _cancel_the_rest() -> None:
 def open_store(kind: str, request: pytest.FixtureRequest) -> Store:
     if kind == "redis":
         return RedisStore(request.getfixturevalue("redis_url"))
+    if kind == "cluster":
+        return RedisStore(request.getfixturevalue("cluster_url"))
     return MemoryStore()
 
 
 def another_node(store: Store) -> Store:
     """A second engine node on the same storage: a second RedisStore on the
-    same Redis, the very same MemoryStore (close it as usual: a no-op)."""
+    same Redis (or cluster), the very same MemoryStore (close it as usual: a
+    no-op)."""
     if isinstance(store, RedisStore):
-        return RedisStore(store.broker.url)
+        return RedisStore(store.url)
     return store
 
 
