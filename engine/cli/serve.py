@@ -72,6 +72,9 @@ def run(args: argparse.Namespace) -> int:
             embedded.supervise()
             redis_url = embedded.url
             print(f"embedded redis-server on {redis_url} (AOF in {config.data_dir}/)")
+        elif (refused := _wrong_kind(redis_url)) is not None:
+            print(f"ondo serve: {refused}", file=sys.stderr)
+            return 2
         return _serve(args, config, redis_url)
     except (Stopped, KeyboardInterrupt):
         return 0
@@ -81,6 +84,22 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if embedded is not None:
             embedded.stop()
+
+
+def _wrong_kind(redis_url: str) -> str | None:
+    """Why ``redis_url`` names the wrong kind of Redis (or cannot be read)."""
+    import asyncio
+
+    from engine.store.cluster import ClusterURLError
+    from engine.store.redis import StoreModeError, check_mode
+
+    try:
+        asyncio.run(check_mode(redis_url))
+    except (StoreModeError, ClusterURLError) as exc:
+        return str(exc)
+    except ValueError as exc:  # not a Redis URL at all
+        return str(exc)
+    return None
 
 
 def _serve(args: argparse.Namespace, config: Any, redis_url: str) -> int:

@@ -103,11 +103,12 @@ def create_app(config: Config, redis_url: str | None = None, *, clock: Clock | N
 
 
 async def close_sockets(app: Starlette) -> None:
-    """Close every websocket with 1001 (going away: reconnect elsewhere)."""
+    """Close every websocket with 1012 (service restart: a deploy or a rolling
+    restart; the widget reconnects, through the balancer, to another node)."""
     found: Services = app.state.services
     for websocket in list(found.sockets):
         with contextlib.suppress(Exception):
-            await websocket.close(code=CloseCode.GOING_AWAY)
+            await websocket.close(code=CloseCode.SERVICE_RESTART)
     await asyncio.sleep(0)
 
 

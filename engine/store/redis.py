@@ -80,6 +80,39 @@ _APPLIED = {status.value.encode(): status for status in Applied}  # the script's
 _NOT_NOW = ("LOADING", "MASTERDOWN", "BUSY", "CLUSTERDOWN", "TRYAGAIN", "MOVED", "ASK")
 
 
+class StoreModeError(Exception):
+    """The URL's kind of Redis (one server, or a cluster) is not the kind found."""
+
+
+async def check_mode(url: str) -> None:
+    """Refuse a ``redis+cluster://`` URL naming a Redis that is not a cluster
+    node, and a plain URL naming a cluster node (whose keys would half be
+    answered by MOVED). Raises StoreModeError; an unreachable Redis passes,
+    as the engine starts degraded and waits for it."""
+    cluster = ClusterURL.parse(url) if is_cluster_url(url) else None
+    targets = [cluster.node_url(seed) for seed in cluster.seeds] if cluster else [url]
+    for target in targets:
+        pipe = Pipe(target, connect_timeout=1.0, timeout=2.0)
+        try:
+            info = _text(await pipe.call("INFO", "cluster"))
+        except (ConnectionError, ReplyError):
+            continue
+        finally:
+            await pipe.close()
+        enabled = "cluster_enabled:1" in info
+        where = f"{pipe.host}:{pipe.port}"
+        if cluster and not enabled:
+            raise StoreModeError(
+                f"{where} is a single Redis, not a Redis Cluster node (cluster_enabled:0): "
+                f"give it as redis://{where}")
+        if not cluster and enabled:
+            raise StoreModeError(
+                f"{where} is a Redis Cluster node: give the cluster as "
+                f"redis+cluster://{where}[,host:port…] so that each key reaches the master "
+                "owning it")
+        return
+
+
 class Script:
     """A Lua file loaded once (SCRIPT LOAD) and called by its SHA."""
 

@@ -82,12 +82,12 @@ class ErrorCode(enum.StrEnum):
 
 class CloseCode(enum.IntEnum):
     NORMAL = 1000
-    GOING_AWAY = 1001  # server shutting down
+    GOING_AWAY = 1001  # an endpoint going away
     INVALID_DATA = 1007  # invalid UTF-8 in a text frame
     POLICY = 1008  # rate limit broken repeatedly
     TOO_BIG = 1009  # frame over the size limit
     INTERNAL = 1011
-    SERVICE_RESTART = 1012  # a worker restarting (multi-worker shutdown)
+    SERVICE_RESTART = 1012  # the node is stopping (SIGTERM: deploy, rolling restart)
     TRY_AGAIN = 1013  # overloaded or storage down
     SLOW_CONSUMER = 4008  # the client did not read its frames; the send queue overflowed
     UNKNOWN_SITE = 4004

@@ -1,6 +1,8 @@
-"""Two real engine processes (``ondo serve``) against one real Redis: rule
-uploads reach both within a second, pushes reach the node holding the socket,
-and an order posted to both at once counts once."""
+"""Two real engine processes (``ondo serve``) against one real Redis, and
+again against a real Redis Cluster (3 masters, 3 replicas): rule uploads reach
+both within a second, pushes reach the node holding the socket, an order
+posted to both at once counts once, a visitor's events and identity merge
+add up whichever node takes them, and the stats count both nodes."""
 
 from __future__ import annotations
 
@@ -17,7 +19,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from engine.runtime.embedded import EmbeddedRedis, free_port
+from engine.flow.identity import sign_member
+from engine.runtime.embedded import free_port
 from tests.conftest import ORIGIN, SECRET, SEED_RULES, Engine, signed
 from tests.engine.client import Visitor
 
@@ -38,8 +41,10 @@ rules = "{SEED_RULES}"
     return path
 
 
-@pytest.fixture
-def nodes(redis_server: EmbeddedRedis, redis_url: str, tmp_path: Path) -> Iterator[list[str]]:
+@pytest.fixture(params=["single", "cluster"])
+def nodes(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[list[str]]:
+    redis_url = request.getfixturevalue("redis_url" if request.param == "single" else
+                                        "cluster_url")
     config = write_config(tmp_path / "sites.toml")
     procs, urls = [], []
     for _ in range(2):
@@ -134,7 +139,7 @@ def test_the_same_order_posted_to_both_nodes_at_once_counts_once(nodes: list[str
         loyal["predicates"]
 
 
-def test_sigterm_closes_sockets_with_1001(nodes: list[str]) -> None:
+def test_sigterm_closes_sockets_with_1012_service_restart(nodes: list[str]) -> None:
     # The fixture's processes are real `ondo serve` nodes: stop one like an
     # orchestrator would, and its visitors are told to go elsewhere.
     import signal
@@ -147,4 +152,73 @@ def test_sigterm_closes_sockets_with_1001(nodes: list[str]) -> None:
     os.kill(PROCESSES[a].pid, signal.SIGTERM)
     with pytest.raises(ConnectionClosed) as info:
         v.recv(timeout=10)
-    assert info.value.rcvd is not None and info.value.rcvd.code == 1001
+    assert info.value.rcvd is not None and info.value.rcvd.code == 1012
+
+
+def explain(url: str, visitor: str) -> dict[str, object]:
+    """The actual values the rules of the active version read for ``visitor``."""
+    reply = httpx.post(f"{url}/v1/sites/demo-shop/rules/explain", json={"visitor": visitor},
+                       headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10).json()
+    return {p["text"]: p["actual"] for r in reply["rules"] for p in r["predicates"]}
+
+
+COUNTING = """site: demo-shop
+rules:
+  - id: counting
+    if: pageviews_total >= 1000 and visit_count >= 1 and purchase_count >= 0
+    do: { widget: push_note, title: "세는 중" }
+  - id: hello
+    if: pageviews_total >= 1
+    do: { widget: push_note, title: "안녕하세요" }
+"""
+
+
+def upload(url: str, source: str) -> None:
+    reply = httpx.put(f"{url}/v1/sites/demo-shop/rules", content=source.encode(),
+                      headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
+    assert reply.status_code == 200, reply.text
+    time.sleep(0.3)  # the announcement reaches the other node
+
+
+def test_a_visitors_events_add_up_whichever_node_takes_them(nodes: list[str]) -> None:
+    a, b = nodes
+    upload(a, COUNTING)
+    for n in range(6):
+        v = Visitor(engine(nodes[n % 2]), "wanderer-01")
+        assert v.page(f"{SHOP}/p{n}")["t"] == "ack"
+        v.close()
+    assert explain(a, "wanderer-01")["pageviews_total >= 1000"] == 6
+    assert explain(b, "wanderer-01")["pageviews_total >= 1000"] == 6
+
+
+def test_an_identity_merge_on_one_node_takes_what_the_other_node_stored(
+        nodes: list[str]) -> None:
+    a, b = nodes
+    upload(a, COUNTING)
+    phone = Visitor(engine(a), "phone-0001")
+    for n in range(3):
+        phone.page(f"{SHOP}/phone-{n}")
+    laptop = Visitor(engine(b), "laptop-0001")
+    laptop.page(f"{SHOP}/laptop")
+    for device in (phone, laptop):
+        reply = device.send("identify", {"member_id": "kim",
+                                         "signature": sign_member(SECRET, "kim")})
+        assert reply["t"] == "ack", reply
+    assert explain(a, "m:kim")["pageviews_total >= 1000"] == 4
+    assert explain(b, "m:kim")["pageviews_total >= 1000"] == 4
+
+
+def test_the_stats_count_what_both_nodes_showed(nodes: list[str]) -> None:
+    upload(nodes[0], COUNTING)
+    for n in range(10):
+        v = Visitor(engine(nodes[n % 2]), f"counted-{n:04}")
+        v.page(f"{SHOP}/")
+        for action in v.actions:
+            v.send("report", {"action": action["id"], "rule": action["rule"], "what": "shown"})
+        v.close()
+    time.sleep(1.5)  # each node writes its counters once a second
+    for url in nodes:
+        reply = httpx.get(f"{url}/v1/sites/demo-shop/stats", timeout=10,
+                          headers={"Authorization": f"Bearer {TOKEN}"}).json()
+        (hello,) = [r for r in reply["rules"] if r["rule"] == "hello"]
+        assert hello["shown"] == 10, hello
