@@ -112,6 +112,7 @@ class ClusterPipe:
         self._refreshed_at = -1e9
         self._closed = False
         self.refreshes = 0
+        self.redirects = 0  # MOVED, ASK and TRYAGAIN followed
 
     # -- commands
 
@@ -126,6 +127,8 @@ class ClusterPipe:
             except ReplyError as exc:
                 message = str(exc)
                 kind = message.split(" ", 1)[0]
+                if kind in ("MOVED", "ASK", "TRYAGAIN"):
+                    self.redirects += 1
                 if kind == "MOVED":
                     moved_slot, address = _redirect(message)
                     self._slots[moved_slot] = address
