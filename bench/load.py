@@ -41,6 +41,7 @@ from bench.loadgen import Plan, run_process
 from bench.matcher import RESULTS, machine
 from bench.workload import site_file, sites_toml
 from engine.runtime.embedded import EmbeddedRedis, free_port
+from engine.runtime.local_cluster import LocalCluster
 
 ORIGIN = "http://bench.local"
 WARMUP = 2.0  # seconds of load before each measured window, not counted
@@ -93,11 +94,14 @@ def server(command: list[str], port: int, pin: bool = True) -> Iterator[str]:
             proc.stderr.close()
 
 
-def drive(port: int, site: str, visitors: int, duration: float, rate: float,
+def drive(port: int | list[int], site: str, visitors: int, duration: float, rate: float,
           processes: int, seed: int, msgpack: bool = False,
           warmup: float = WARMUP, origin: str = ORIGIN, paced: bool = True) -> dict[str, Any]:
-    plans = [Plan("127.0.0.1", port, site, origin, visitors // processes + (i < visitors %
-                                                                            processes),
+    """Drive the server(s) on ``port``: with several (engine nodes), load
+    generator i drives port i mod n, as a balancer would spread visitors."""
+    ports = port if isinstance(port, list) else [port]
+    plans = [Plan("127.0.0.1", ports[i % len(ports)], site, origin,
+                  visitors // processes + (i < visitors % processes),
                   duration, rate / processes, seed * 100 + i, msgpack=msgpack, warmup=warmup,
                   paced=paced)
              for i in range(processes)]
@@ -149,16 +153,24 @@ class Running:
 def run_targets(targets: list[str], *, rules: int, visitors: int, duration: float,
                 rate: float, processes: int, runs: int, workers: int = 1,
                 msgpack: bool = False, warmup: float = WARMUP, running: Running | None = None,
-                live: bool = True) -> tuple[dict[str, list[dict[str, Any]]], dict[str, float]]:
+                live: bool = True, redis: str = "single", nodes: int = 1,
+                ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, float]]:
     """Start the targets (but a ``running`` engine) and drive each of them once per
-    round, ``runs`` rounds."""
+    round, ``runs`` rounds. ``redis``: one redis-server, or a local cluster of 3
+    masters and 3 replicas; ``nodes``: engine processes sharing it."""
     results: dict[str, list[dict[str, Any]]] = {t: [] for t in targets}
     stages: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
-        redis_server = EmbeddedRedis(data / "redis", persist=False).start()
-        if redis_server.process is not None:
-            _pin_process(redis_server.process.pid, 1)  # beside the load generators
+        redis_server: EmbeddedRedis | LocalCluster
+        if redis == "cluster":
+            redis_server = LocalCluster(data / "cluster").start()
+            for process in redis_server.processes.values():
+                _pin_process(process.pid, 1)
+        else:
+            redis_server = EmbeddedRedis(data / "redis", persist=False).start()
+            if redis_server.process is not None:
+                _pin_process(redis_server.process.pid, 1)  # beside the load generators
         rules_path = data / "rules.yaml"
         rules_path.write_text(site_file(rules, live=live), encoding="utf-8")
         (data / "sites.toml").write_text(sites_toml(rules_path, ORIGIN), encoding="utf-8")
@@ -172,15 +184,17 @@ def run_targets(targets: list[str], *, rules: int, visitors: int, duration: floa
         }
         try:
             with contextlib.ExitStack() as started:
-                ports = {}
+                ports: dict[str, list[int]] = {}
                 for target in targets:
                     if target == "engine" and running is not None:
-                        ports[target] = running.port
+                        ports[target] = [running.port]
                         continue
-                    ports[target] = free_port()
-                    started.enter_context(server(
-                        [*commands[target], "--port", str(ports[target])], ports[target],
-                        pin=workers == 1 or target != "engine"))
+                    ports[target] = [free_port() for _ in range(
+                        nodes if target == "engine" else 1)]
+                    for port in ports[target]:
+                        started.enter_context(server(
+                            [*commands[target], "--port", str(port)], port,
+                            pin=(workers == 1 and nodes == 1) or target != "engine"))
                 # Rounds, not one target after the other: this machine's noise comes and
                 # goes over minutes, and each target's runs should meet the same noise.
                 for run in range(runs):
@@ -193,8 +207,8 @@ def run_targets(targets: list[str], *, rules: int, visitors: int, duration: floa
                             ports[target], site, visitors, duration, rate, processes,
                             run + 1, msgpack=msgpack and target == "engine", warmup=warmup,
                             origin=origin, paced=target == "engine"))
-                if "engine" in ports and workers == 1:
-                    stages = stage_means(f"http://127.0.0.1:{ports['engine']}")
+                if "engine" in ports and workers == 1 and nodes == 1:
+                    stages = stage_means(f"http://127.0.0.1:{ports['engine'][0]}")
         finally:
             redis_server.stop()
     return results, stages
@@ -214,6 +228,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--processes", type=int, default=2, help="load-generator processes")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--workers", type=int, default=1, help="engine worker processes")
+    parser.add_argument("--redis", choices=["single", "cluster"], default="single",
+                        help="one redis-server, or a local Redis Cluster (3 masters + 3 "
+                             "replicas) for the engine and reference B")
+    parser.add_argument("--nodes", type=int, default=1,
+                        help="engine processes on the same Redis, each driven by its share "
+                             "of the load generators (--processes)")
     parser.add_argument("--targets", default="echo,redis,engine")
     parser.add_argument("--frames", choices=["json", "msgpack"], default="json",
                         help="frames for the engine (the references speak JSON)")
@@ -243,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
             duration=args.duration, rate=args.rate, processes=args.processes, runs=args.runs,
             workers=args.workers, msgpack=args.frames == "msgpack", warmup=args.warmup,
             running=Running.parse(args.url, args.site, args.origin) if args.url else None,
-            live=not args.without_live)
+            live=not args.without_live, redis=args.redis, nodes=args.nodes)
         table = report(results, stages, args, fds)
     print(table)
     if args.record:
@@ -263,6 +283,14 @@ def paired_ratio(results: dict[str, list[dict[str, Any]]], target: str,
                                    for a, b in zip(ours, theirs, strict=True)))
 
 
+def placement(args: argparse.Namespace) -> str:
+    if args.nodes == 1 and args.workers == 1 and args.redis == "single":
+        return "the server under test pinned to CPU 0; redis-server"
+    store = ("a local Redis Cluster (3 masters + 3 replicas)" if args.redis == "cluster"
+             else "redis-server")
+    return f"{args.nodes} engine node(s) of {args.workers} worker(s), unpinned; {store}"
+
+
 def report(results: dict[str, list[dict[str, Any]]], stages: dict[str, float],
            args: argparse.Namespace, fds: int) -> str:
     mode = f"open loop at {args.rate:,.0f} events/s" if args.rate else "closed loop"
@@ -270,8 +298,8 @@ def report(results: dict[str, list[dict[str, Any]]], stages: dict[str, float],
         else "python -m bench.load"
     lines = [f"### Load — {datetime.date.today().isoformat()}", "",
              f"- command: `{command.strip()}`",
-             f"- machine: {machine()}; the server under test pinned to CPU 0; redis-server "
-             f"and {args.processes} load-generator processes on CPU 1; fd limit {fds}",
+             f"- machine: {machine()}; {placement(args)} and {args.processes} load-generator "
+             f"processes on CPU 1; fd limit {fds}",
              f"- {args.visitors:,} visitors, {mode}, {args.duration:g} s per run after "
              f"{args.warmup:g} s of warm-up; " + (
                  f"the engine at {args.url} (site {args.site}, its own rules)" if args.url else

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
@@ -33,7 +34,15 @@ def redis_app(url: str) -> Starlette:
     import redis.asyncio as redis
 
     # A pool as large as the connections it serves: the straightforward design.
-    client = redis.Redis.from_url(url, max_connections=20_000)
+    client: Any
+    if url.startswith("redis+cluster://"):
+        from redis.asyncio.cluster import ClusterNode, RedisCluster
+
+        seeds = [seed.rsplit(":", 1) for seed in url.partition("://")[2].split(",")]
+        client = RedisCluster(startup_nodes=[ClusterNode(h, int(p)) for h, p in seeds],
+                              max_connections=20_000)
+    else:
+        client = redis.Redis.from_url(url, max_connections=20_000)
     state: dict[str, str] = {}
 
     async def echo(websocket: WebSocket) -> None:
