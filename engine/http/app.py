@@ -68,6 +68,9 @@ def create_app(config: Config, redis_url: str | None = None, *, clock: Clock | N
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         quiet_websocket_errors()
         with contextlib.suppress(StoreUnavailable):  # serve the config's rules until it is back
+            # The scripts first: else a thousand visitors' first events all
+            # meet NOSCRIPT together and wait on one SCRIPT LOAD.
+            await found.store.prepare()
             await load_active_versions(found)
         stop = asyncio.Event()
         # Every (re)subscribe reads the active versions again: no announcement

@@ -315,4 +315,8 @@ class Store(Protocol):
     async def ping(self) -> bool:
         """Whether the event path's storage answers now."""
 
+    async def prepare(self) -> None:
+        """Get ready for the first events (Redis: load the scripts on every
+        master). Raises StoreUnavailable."""
+
     async def close(self) -> None: ...

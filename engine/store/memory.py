@@ -172,6 +172,10 @@ class MemoryStore:
     async def ping(self) -> bool:
         return not self.down
 
+    async def prepare(self) -> None:
+        if self.down:
+            raise StoreUnavailable("the in-memory store is down (simulated)")
+
     async def close(self) -> None:
         pass
 

@@ -137,7 +137,7 @@ class RedisStore:
         self.recommend_script = Script("recommend.lua")
         self.attempt_script = Script("attempt.lua")
         self.feed_swap_script = Script("feed_swap.lua")
-        self._loading = asyncio.Lock()
+        self._loads: dict[str, asyncio.Future[Any]] = {}  # script SHA -> its SCRIPT LOAD
         self.profile_ttl = int(profile_ttl)
         self.dedupe_ttl = int(dedupe_ttl)
         self.errors = 0
@@ -162,13 +162,15 @@ class RedisStore:
             try:
                 return await self.pipe.call(*command, key=key)
             except NoScriptError:
-                # First call, or Redis restarted (or failed over) and lost its
-                # script cache. One SCRIPT LOAD, on the master owning the key,
-                # for all the events that hit this at once.
-                async with self._loading:
-                    if await self.pipe.call("SCRIPT", "EXISTS", script.sha, key=key) != [1]:
-                        await self.pipe.call("SCRIPT", "LOAD", script.source, key=key)
-                return await self.pipe.call(*command, key=key)
+                # Redis restarted (or failed over) and lost its script cache.
+                # The events in flight all meet NOSCRIPT at once: one SCRIPT
+                # LOAD serves them all, then each calls again.
+                await self._load(script, key)
+                try:
+                    return await self.pipe.call(*command, key=key)
+                except NoScriptError:  # another master of a cluster lacks it too
+                    await self.pipe.call("SCRIPT", "LOAD", script.source, key=key)
+                    return await self.pipe.call(*command, key=key)
         except _DOWN as exc:
             self.errors += 1
             raise StoreUnavailable(str(exc)) from exc
@@ -177,6 +179,13 @@ class RedisStore:
                 self.errors += 1
                 raise StoreUnavailable(str(exc)) from exc
             raise
+
+    async def _load(self, script: Script, key: str) -> None:
+        loading = self._loads.get(script.sha)
+        if loading is None or loading.done():
+            loading = self._loads[script.sha] = asyncio.ensure_future(
+                self.pipe.call("SCRIPT", "LOAD", script.source, key=key))
+        await asyncio.shield(loading)
 
     async def apply(self, site: str, visitor: str, event: StoredEvent) -> Result:
         reply = await self._evalsha(
