@@ -54,6 +54,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def answers_ping(port: int) -> bool:
+    """Whether a Redis server on this loopback port answers PING."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
 def dies_with_parent() -> Callable[[], None] | None:
     """A pre-exec hook asking the kernel to SIGTERM the child when the thread
     that started it ends (the engine's main thread, or the supervisor's, which
@@ -227,19 +237,11 @@ class EmbeddedRedis:
                 err = process.stderr.read().decode() if process.stderr else ""
                 self._terminate()
                 raise EmbeddedRedisError(f"redis-server exited: {err.strip()}")
-            if self._answers():
+            if answers_ping(self.port):
                 return
             time.sleep(0.05)
         self._terminate()
         raise EmbeddedRedisError(f"redis-server did not answer on port {self.port}")
-
-    def _answers(self) -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as sock:
-                sock.sendall(b"PING\r\n")
-                return sock.recv(16).startswith(b"+PONG")
-        except OSError:
-            return False
 
     def _terminate(self) -> None:
         process, self.process = self.process, None

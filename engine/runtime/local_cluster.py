@@ -1,7 +1,9 @@
 """A Redis Cluster on this machine, for the test suite and the load harness:
 ``masters`` masters with ``replicas`` replicas each, every node a
 ``redis-server`` on a free loopback port, joined by ``redis-cli --cluster
-create``. Nothing persists: each node's directory is a temporary one.
+create``. Nothing persists: each node's directory is a temporary one. It
+asks the nodes how they are through ``redis-cli`` (the runtime layer talks
+to no Redis library: only the store does).
 
 A short ``node_timeout`` (the cluster's failure detection) makes a failover
 take about a second instead of Redis's default fifteen, so that the tests of
@@ -10,7 +12,6 @@ a killed master end quickly.
 
 from __future__ import annotations
 
-import contextlib
 import shutil
 import signal
 import subprocess
@@ -18,9 +19,12 @@ import tempfile
 import time
 from pathlib import Path
 
-import redis
-
-from engine.runtime.embedded import EmbeddedRedisError, dies_with_parent, free_port
+from engine.runtime.embedded import (
+    EmbeddedRedisError,
+    answers_ping,
+    dies_with_parent,
+    free_port,
+)
 
 
 class LocalCluster:
@@ -30,7 +34,7 @@ class LocalCluster:
         if server is None or cli is None:
             raise EmbeddedRedisError("a local cluster needs redis-server and redis-cli on PATH "
                                      "(apt-get install redis-server)")
-        self.server, self.cli = server, cli
+        self.server, self.cli_path = server, cli
         self._own_dir = data_dir is None
         self.data_dir = data_dir or Path(tempfile.mkdtemp(prefix="ondo-cluster-"))
         self.masters, self.replicas, self.node_timeout_ms = masters, replicas, node_timeout_ms
@@ -51,7 +55,7 @@ class LocalCluster:
             for _ in range(self.masters * (1 + self.replicas)):
                 self.spawn(free_port())
             subprocess.run(
-                [self.cli, "--cluster", "create",
+                [self.cli_path, "--cluster", "create",
                  *(f"127.0.0.1:{port}" for port in self.ports),
                  "--cluster-replicas", str(self.replicas), "--cluster-yes"],
                 check=True, capture_output=True, timeout=timeout)
@@ -77,63 +81,74 @@ class LocalCluster:
             preexec_fn=dies_with_parent(), process_group=0)
         self.processes[port] = process
         deadline = time.monotonic() + 10
-        while not self._answers(port):
+        while not answers_ping(port):
             if process.poll() is not None or time.monotonic() > deadline:
                 raise EmbeddedRedisError(f"cluster node on port {port} did not start")
             time.sleep(0.05)
 
-    def client(self, port: int) -> redis.Redis:
-        return redis.Redis(port=port, socket_timeout=2.0)
+    def cli(self, port: int, *args: object) -> str:
+        """One command through redis-cli; its reply as text."""
+        try:
+            done = subprocess.run([self.cli_path, "-p", str(port), *map(str, args)],
+                                  capture_output=True, text=True, timeout=10)
+        except subprocess.TimeoutExpired as exc:
+            raise EmbeddedRedisError(f"redis-cli on port {port} timed out") from exc
+        reply = done.stdout.strip()
+        if done.returncode != 0 or reply.startswith(("ERR", "Could not connect")):
+            raise EmbeddedRedisError(f"redis-cli -p {port} {' '.join(map(str, args))}: "
+                                     f"{reply or done.stderr.strip()}")
+        return reply
 
-    def info(self, port: int) -> dict[str, str]:
-        with self.client(port) as client:
-            raw = client.execute_command("CLUSTER", "INFO")
-        text = raw.decode() if isinstance(raw, bytes) else str(raw)
-        return dict(line.split(":", 1) for line in text.split() if ":" in line)
+    def fields(self, port: int, *args: object) -> dict[str, str]:
+        """An INFO-like reply (``name:value`` lines) as a dict."""
+        return dict(line.split(":", 1) for line in self.cli(port, *args).split()
+                    if ":" in line)
 
     def wait_ok(self, timeout: float = 30.0) -> None:
-        """Until every live node says the cluster is ok and knows every other."""
+        """Until every live node says the cluster is ok and knows every other,
+        and every replica is in sync with its master."""
         deadline = time.monotonic() + timeout
         while True:
             try:
-                infos = [self.info(port) for port in self.live_ports()]
-                if all(i.get("cluster_state") == "ok" and
-                       int(i.get("cluster_known_nodes", 0)) == len(self.processes)
-                       for i in infos) and self._replicas_synced():
+                if all(self._ok(port) for port in self.live_ports()):
                     return
-            except redis.RedisError:
+            except EmbeddedRedisError:
                 pass
             if time.monotonic() > deadline:
                 raise EmbeddedRedisError("the local cluster did not become ok")
             time.sleep(0.1)
 
-    def _replicas_synced(self) -> bool:
-        for port in self.live_ports():
-            with self.client(port) as client:
-                info = client.info("replication")
-            if info.get("role") == "slave" and info.get("master_link_status") != "up":
-                return False
-        return True
+    def _ok(self, port: int) -> bool:
+        info = self.fields(port, "CLUSTER", "INFO")
+        replication = self.fields(port, "INFO", "replication")
+        return (info.get("cluster_state") == "ok" and
+                int(info.get("cluster_known_nodes", 0)) == len(self.processes) and
+                (replication.get("role") != "slave" or
+                 replication.get("master_link_status") == "up"))
 
     def live_ports(self) -> list[int]:
         return [port for port, p in self.processes.items() if p.poll() is None]
 
     def masters_now(self) -> list[int]:
         """The ports of the live nodes that are masters now."""
-        out = []
-        for port in self.live_ports():
-            with self.client(port) as client:
-                if client.info("replication").get("role") == "master":
-                    out.append(port)
-        return out
+        return [port for port in self.live_ports()
+                if self.fields(port, "INFO", "replication").get("role") == "master"]
 
     def master_of(self, key: str) -> int:
-        """The port of the master owning ``key``'s slot now."""
-        with self.client(self.live_ports()[0]) as client:
-            slot = int(client.execute_command("CLUSTER", "KEYSLOT", key))
-            for start, end, master, *_ in client.execute_command("CLUSTER", "SLOTS"):
-                if int(start) <= slot <= int(end):
-                    return int(master[1])
+        """The port of the master owning ``key``'s slot now (CLUSTER NODES:
+        ``id host:port@bus flags master ping pong epoch link slot-ranges…``)."""
+        asked = self.live_ports()[0]
+        slot = int(self.cli(asked, "CLUSTER", "KEYSLOT", key))
+        for line in self.cli(asked, "CLUSTER", "NODES").splitlines():
+            parts = line.split()
+            if "master" not in parts[2].split(",") or "fail" in parts[2].split(","):
+                continue
+            for served in parts[8:]:
+                if served.startswith("["):  # a slot being migrated or imported
+                    continue
+                first, _, last = served.partition("-")
+                if int(first) <= slot <= int(last or first):
+                    return int(parts[1].split("@")[0].rsplit(":", 1)[1])
         raise EmbeddedRedisError(f"no master owns the slot of {key!r}")
 
     def kill(self, port: int) -> None:
@@ -144,8 +159,7 @@ class LocalCluster:
 
     def flush(self) -> None:
         for port in self.masters_now():
-            with self.client(port) as client:
-                client.flushall()
+            self.cli(port, "FLUSHALL")
 
     def stop(self) -> None:
         for process in self.processes.values():
@@ -159,10 +173,3 @@ class LocalCluster:
                 process.wait()
         if self._own_dir:
             shutil.rmtree(self.data_dir, ignore_errors=True)
-
-    @staticmethod
-    def _answers(port: int) -> bool:
-        with contextlib.suppress(redis.RedisError), redis.Redis(port=port,
-                                                                 socket_timeout=0.2) as client:
-            return bool(client.ping())
-        return False

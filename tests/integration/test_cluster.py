@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import redis
 
 from engine.profile.layout import PROFILE, visitor_key
 from engine.profile.localtime import local_time
@@ -168,7 +169,7 @@ def migrate(cluster: LocalCluster, key: str, source: int, target: int) -> None:
     """Move ``key``'s slot from one master to another, the way ``redis-cli
     --cluster reshard`` does: IMPORTING/MIGRATING, MIGRATE the keys, then
     tell every master the slot's new owner."""
-    with cluster.client(source) as src, cluster.client(target) as dst:
+    with redis.Redis(port=source) as src, redis.Redis(port=target) as dst:
         slot = int(src.execute_command("CLUSTER", "KEYSLOT", key))
         source_id = src.execute_command("CLUSTER", "MYID").decode()
         target_id = dst.execute_command("CLUSTER", "MYID").decode()
@@ -178,8 +179,7 @@ def migrate(cluster: LocalCluster, key: str, source: int, target: int) -> None:
         while keys := src.execute_command("CLUSTER", "GETKEYSINSLOT", slot, 100):
             src.execute_command("MIGRATE", "127.0.0.1", target, "", 0, 5000, "KEYS", *keys)
         for port in cluster.masters_now():
-            with cluster.client(port) as client:
-                client.execute_command("CLUSTER", "SETSLOT", slot, "NODE", target_id)
+            cluster.cli(port, "CLUSTER", "SETSLOT", slot, "NODE", target_id)
 
 
 def test_slots_without_a_master_mark_the_engine_degraded(tmp_path: Path) -> None:
