@@ -242,14 +242,15 @@ def stop_load(procs: list[multiprocessing.process.BaseProcess]) -> None:
 
 def measure(kind: str = "single", *, events: int = 20_000, visitors: int = 1000,
             rules: int = 1000, rate: float = 0.0, warmup: float = WARMUP,
-            processes: int = 2, max_seconds: float = 120.0) -> dict[str, Any]:
+            processes: int = 2, max_seconds: float = 120.0,
+            live_shards: int = 1) -> dict[str, Any]:
     """One measured window of ``events`` engine events (or ``max_seconds``, whichever
     comes first) after ``warmup`` seconds of load; the report as a dict."""
     with tempfile.TemporaryDirectory() as tmp, redis_target(kind, Path(tmp)) as target:
         data = Path(tmp)
         rules_path = data / "rules.yaml"
         rules_path.write_text(site_file(rules, SITE), encoding="utf-8")
-        (data / "sites.toml").write_text(sites_toml(rules_path, ORIGIN, SITE),
+        (data / "sites.toml").write_text(sites_toml(rules_path, ORIGIN, SITE, live_shards),
                                          encoding="utf-8")
         port = free_port()
         command = [sys.executable, "-m", "engine", "serve", "--config", str(data / "sites.toml"),
@@ -293,7 +294,8 @@ def measure(kind: str = "single", *, events: int = 20_000, visitors: int = 1000,
                           if n - errors_first.get(c, 0)},
                   visitors=visitors, total_events=total_events,
                   params={"events": events, "visitors": visitors, "rules": rules,
-                          "rate": rate, "warmup": warmup, "processes": processes})
+                          "rate": rate, "warmup": warmup, "processes": processes,
+                          "live_shards": live_shards})
 
 
 def report(kind: str, window: dict[int, Snapshot], replicas: dict[int, Snapshot],
@@ -391,12 +393,14 @@ def render(r: dict[str, Any]) -> str:
     errors = ", ".join(f"{k} {v}" for k, v in sorted(r["errors"].items())) or "none"
     failed = ", ".join(f"{c['command'].upper()} {c['failed_per_event'] * r['events']:,.0f}"
                        for c in e["commands"] if c["failed_per_event"]) or "none"
+    shards = p.get("live_shards", 1)
+    spread = f" (the live counters spread over {shards} slots)" if shards > 1 else ""
     lines = [
         f"### Redis capacity ({r['redis']}) — {r['date']}", "",
         f"- command: `{r['command']}`",
         f"- machine: {r['machine']}; the engine (one worker) pinned to CPU 0; Redis and "
         f"{p['processes']} load-generator processes on CPU 1",
-        f"- {nodes}; the rule library plus {p['rules']:,} generated rules; "
+        f"- {nodes}; the rule library plus {p['rules']:,} generated rules{spread}; "
         f"{p['visitors']:,} visitors, {mode}; {r['events']:,} events measured in "
         f"{r['seconds']:.1f} s ({r['events_per_second']:,.0f} events/s) after "
         f"{p['warmup']:g} s of warm-up",
@@ -473,12 +477,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--processes", type=int, default=2, help="load-generator processes")
     parser.add_argument("--max-seconds", type=float, default=120.0,
                         help="end the window after this long even short of --events")
+    parser.add_argument("--live-shards", type=int, default=1,
+                        help="slots the site's live counters are spread over (site config "
+                             "live_shards)")
     parser.add_argument("--json", action="store_true", help="the report as JSON")
     args = parser.parse_args(argv)
     raise_fd_limit()
     result = measure(args.redis, events=args.events, visitors=args.visitors, rules=args.rules,
                      rate=args.rate, warmup=args.warmup, processes=args.processes,
-                     max_seconds=args.max_seconds)
+                     max_seconds=args.max_seconds, live_shards=args.live_shards)
     result["command"] = " ".join(["python -m bench.capacity", *(argv if argv is not None
                                                                 else sys.argv[1:])])
     print(json.dumps(result, indent=2) if args.json else render(result))

@@ -77,11 +77,12 @@ def rule_file(n_rules: int, seed: int = 7) -> str:
     return "\n".join(lines) + "\n"
 
 
-def sites_toml(rules_path: Path, origin: str, site: str = "bench") -> str:
+def sites_toml(rules_path: Path, origin: str, site: str = "bench", live_shards: int = 1) -> str:
     """The engine config of a load test: one site, and no connect limit per
     address, since every simulated visitor connects from this one machine."""
     return (f'[[sites]]\nid = "{site}"\norigins = ["{origin}"]\n'
-            f'secret = "bench-secret-0123456789"\nrules = "{rules_path}"\n\n'
+            f'secret = "bench-secret-0123456789"\nrules = "{rules_path}"\n'
+            f"live_shards = {live_shards}\n\n"
             "[limits]\nconnects_per_second = 1000000\nconnect_burst = 1000000\n")
 
 

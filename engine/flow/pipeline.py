@@ -266,7 +266,8 @@ class Pipeline:
             return {}
         started = time.perf_counter()
         try:
-            figures: dict[str, Any] = dict(await self.store.live(site.config.id, update))
+            figures: dict[str, Any] = dict(await self.store.live(
+                site.config.id, update, site.config.live_shards))
         except StoreUnavailable as exc:
             log.warning("the live counters of %s were not updated: %s", site.config.id, exc)
             return {}

@@ -8,6 +8,7 @@ are sums over them.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterable
 
 from rules.catalogue import WINDOW_DAYS, WINDOWED_METRICS
@@ -32,9 +33,19 @@ LIVE_WINDOW = 300.0
 LIVE_HOURS = 24
 
 
-def live_key(site: str, suffix: str) -> str:
-    """A key of the site's live counters: one hash tag, one slot, per site."""
-    return f"ondo:{{{site}:live}}:{suffix}"
+def live_key(site: str, suffix: str, shard: int | None = None) -> str:
+    """A key of the site's live counters: one hash tag, one slot, per site; or,
+    for a site whose counters are spread (site config ``live_shards``), per
+    shard of it."""
+    if shard is None:
+        return f"ondo:{{{site}:live}}:{suffix}"
+    return f"ondo:{{{site}:live:{shard}}}:{suffix}"
+
+
+def live_shard(visitor: str, shards: int) -> int | None:
+    """The shard of a site's live counters that holds ``visitor`` (None: the
+    site's counters are not spread). Stable across nodes and restarts."""
+    return None if shards <= 1 else zlib.crc32(visitor.encode()) % shards
 
 
 def visitor_key(site: str, visitor: str, suffix: str) -> str:

@@ -45,6 +45,10 @@ class SiteConfig:
     holdback: float = 0.0
     goal_event: str | None = None
     stats_retention: float = 400 * 86_400.0
+    # Slots the site's live counters are spread over: on a Redis Cluster, one
+    # slot carries a site's every page view while rules read live counters
+    # (docs/capacity.md says when that binds).
+    live_shards: int = 1
 
     @property
     def tz(self) -> ZoneInfo:
@@ -104,7 +108,8 @@ def _site(key: str, raw: dict[str, Any], base: Path) -> SiteConfig:
         rules = str(path)
     known = {"id", "origins", "secret", "admin_token_sha256", "timezone",
              "session_timeout_minutes", "cart_period_days", "login_url", "rules",
-             "attribution_hours", "holdback", "goal_event", "stats_retention_days"}
+             "attribution_hours", "holdback", "goal_event", "stats_retention_days",
+             "live_shards"}
     unknown = set(raw) - known
     if unknown:
         raise ConfigError(f"{key}.{sorted(unknown)[0]}", "unknown key")
@@ -117,7 +122,8 @@ def _site(key: str, raw: dict[str, Any], base: Path) -> SiteConfig:
         attribution=3_600.0 * _number(raw, "attribution_hours", key, 24, 0.5, 24 * 90),
         holdback=_number(raw, "holdback", key, 0, 0, 0.5),
         goal_event=_goal(raw, key),
-        stats_retention=86_400.0 * _number(raw, "stats_retention_days", key, 400, 1, 3_650))
+        stats_retention=86_400.0 * _number(raw, "stats_retention_days", key, 400, 1, 3_650),
+        live_shards=_whole(raw, "live_shards", key, 1, 1, 64))
 
 
 def _number(raw: dict[str, Any], name: str, key: str, default: float, low: float,
@@ -126,6 +132,14 @@ def _number(raw: dict[str, Any], name: str, key: str, default: float, low: float
     if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
         raise ConfigError(f"{key}.{name}", f"a number from {low:g} to {high:g}")
     return float(value)
+
+
+def _whole(raw: dict[str, Any], name: str, key: str, default: int, low: int,
+           high: int) -> int:
+    value = raw.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ConfigError(f"{key}.{name}", f"a whole number from {low} to {high}")
+    return value
 
 
 def _goal(raw: dict[str, Any], key: str) -> str | None:

@@ -306,8 +306,10 @@ class Store(Protocol):
     async def visitor_names(self, site: str, day: str) -> set[str]:
         """The names of one day's distinct-visitor counters."""
 
-    async def live(self, site: str, update: LiveUpdate) -> dict[str, int]:
-        """Apply ``update`` to the site's live counters; when it asks, the
+    async def live(self, site: str, update: LiveUpdate, shards: int = 1) -> dict[str, int]:
+        """Apply ``update`` to the site's live counters, spread over ``shards``
+        slots (each visitor in one, the figures summed over all; the same
+        figures as one slot, docs/storage.md); when it asks, the
         figures as rule attributes (site_visitors_now, and for a product
         product_viewers_now (the update's visitor left out),
         product_purchases_24h, product_cart_adds_24h)."""

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import logging
 import time
@@ -46,6 +47,7 @@ from engine.profile.layout import (
     PROFILE,
     day_buckets,
     live_key,
+    live_shard,
     visitor_key,
     window_sums,
 )
@@ -263,9 +265,30 @@ class RedisStore:
         return decode_profile(blob, [x for kv in days.items() for x in kv],
                               [x for kv in caps.items() for x in kv])
 
-    async def live(self, site: str, update: LiveUpdate) -> dict[str, int]:
+    async def live(self, site: str, update: LiveUpdate, shards: int = 1) -> dict[str, int]:
+        own = live_shard(update.visitor, shards)
+        if own is None:
+            return await self._live(site, None, update)
+        # The visitor's own shard takes what the event changes; the others are
+        # read (when the rules need figures) and drop a visitor who signed in.
+        calls = []
+        for shard in range(shards):
+            left = update.left if live_shard(update.left, shards) == shard else ""
+            if shard == own:
+                calls.append(self._live(site, shard, dataclasses.replace(update, left=left)))
+            elif update.read or left:
+                calls.append(self._live(site, shard, LiveUpdate(
+                    update.now, read=update.read, read_product=update.read_product,
+                    left=left)))
+        figures: dict[str, int] = {}
+        for part in await asyncio.gather(*calls):
+            for name, n in part.items():
+                figures[name] = figures.get(name, 0) + n
+        return figures
+
+    async def _live(self, site: str, shard: int | None, update: LiveUpdate) -> dict[str, int]:
         reply = await self._evalsha(
-            self.live_script, (live_key(site, "v"), live_key(site, "at")),
+            self.live_script, (live_key(site, "v", shard), live_key(site, "at", shard)),
             (repr(update.now), int(LIVE_WINDOW), update.visitor, "1" if update.page else "0",
              update.product, msgpack.packb(list(update.added)),
              msgpack.packb(list(update.bought)), "1" if update.read else "0",

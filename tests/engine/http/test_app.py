@@ -89,3 +89,16 @@ def test_limits_can_be_set_in_the_config_and_bad_ones_are_named(tmp_path: Path) 
         with pytest.raises(ConfigError) as info:
             load_config(path)
         assert info.value.key == key
+
+
+def test_a_site_spreads_its_live_counters_over_whole_shards_only(tmp_path: Path) -> None:
+    path = tmp_path / "shop.toml"
+    site = '[[sites]]\nid = "my-shop"\nsecret = "0123456789abcdef0123"\n'
+    path.write_text(site + "live_shards = 8\n", encoding="utf-8")
+    assert load_config(path).sites["my-shop"].live_shards == 8
+    for bad in ("live_shards = 0", "live_shards = 2.5", "live_shards = 65"):
+        path.write_text(site + bad + "\n", encoding="utf-8")
+        with pytest.raises(ConfigError) as info:
+            load_config(path)
+        assert info.value.key.endswith(".live_shards")
+        assert "a whole number from 1 to 64" in str(info.value)
