@@ -160,10 +160,10 @@ def snapshots(nodes: dict[int, redis.Redis]) -> dict[int, Snapshot]:
 def visitor_keys(masters: dict[int, redis.Redis], site: str = SITE) -> dict[int, dict[str, Any]]:
     """Per master: the visitors' keys (``ondo:{SITE:VISITOR}:…``, docs/storage.md),
     their number and ``MEMORY USAGE`` (every value sampled) by suffix, the distinct
-    visitors; and the bytes of the site's live counters (``ondo:{SITE:live}:…``),
-    which hold every visitor of the last minutes too."""
+    visitors; and the bytes of the site's live counters (``ondo:{SITE:live}:…``, or
+    ``ondo:{SITE:live:K}:…`` spread), which hold every visitor of the last minutes too."""
     out: dict[int, dict[str, Any]] = {}
-    live = f"ondo:{{{site}:live}}".encode()
+    live = f"ondo:{{{site}:live".encode()
     for port, client in masters.items():
         found = list(client.scan_iter(match=f"ondo:{{{site}:*", count=1000))
         keys = [key for key in found if not key.startswith(live)]
@@ -459,7 +459,9 @@ def render(r: dict[str, Any]) -> str:
                   f"{s['profiles']:,} | {s['profiles_share']:.1%} | {s['cpu_us']:.1f} | "
                   f"{s['bytes_in']:,.0f} | {s['bytes_out']:,.0f} |" for s in r["masters"]]
         lines += ["", "A site's live counters share one slot (`{SITE:live}`): their "
-                  "EVALSHAs all go to one master, the profiles' spread by visitor."]
+                  "EVALSHAs all go to one master, the profiles' spread by visitor."
+                  if shards == 1 else f"The site's live counters are spread over {shards} "
+                  "slots: each event writes one, and reads all when its rules need figures."]
     return "\n".join(lines) + "\n"
 
 

@@ -125,7 +125,7 @@ class Script:
 
 class RedisStore:
     def __init__(self, url: str, *, profile_ttl: float = 400 * 86_400.0,
-                 dedupe_ttl: float = 86_400.0) -> None:
+                 dedupe_ttl: float = 86_400.0, live_cache: float = 1.0) -> None:
         self.url = url
         self.cluster = ClusterURL.parse(url) if is_cluster_url(url) else None
         self.client = self.new_client(socket_timeout=2.0)
@@ -140,6 +140,11 @@ class RedisStore:
         self.attempt_script = Script("attempt.lua")
         self.feed_swap_script = Script("feed_swap.lua")
         self._loads: dict[str, asyncio.Future[Any]] = {}  # script SHA -> its SCRIPT LOAD
+        # A spread site's other shards' figures: (site, shard, product) -> when
+        # read, and the read.
+        self.live_cache = live_cache
+        self._live_reads: dict[tuple[str, int, str], tuple[float, asyncio.Future[dict[str, int]]]] \
+            = {}
         self.profile_ttl = int(profile_ttl)
         self.dedupe_ttl = int(dedupe_ttl)
         self.errors = 0
@@ -269,22 +274,43 @@ class RedisStore:
         own = live_shard(update.visitor, shards)
         if own is None:
             return await self._live(site, None, update)
-        # The visitor's own shard takes what the event changes; the others are
-        # read (when the rules need figures) and drop a visitor who signed in.
+        # The visitor's own shard takes what the event changes and answers its
+        # figures exactly; the others' figures, when the rules need them, are
+        # read at most once per ``live_cache`` seconds per node (a spread site
+        # reads on nearly every event); a visitor who signed in leaves theirs.
         calls = []
         for shard in range(shards):
             left = update.left if live_shard(update.left, shards) == shard else ""
             if shard == own:
                 calls.append(self._live(site, shard, dataclasses.replace(update, left=left)))
-            elif update.read or left:
+            elif left:
                 calls.append(self._live(site, shard, LiveUpdate(
                     update.now, read=update.read, read_product=update.read_product,
                     left=left)))
+            elif update.read:
+                calls.append(self._live_read(site, shard, update))
         figures: dict[str, int] = {}
         for part in await asyncio.gather(*calls):
             for name, n in part.items():
                 figures[name] = figures.get(name, 0) + n
         return figures
+
+    async def _live_read(self, site: str, shard: int, update: LiveUpdate) -> dict[str, int]:
+        key = (site, shard, update.read_product)
+        now = asyncio.get_running_loop().time()
+        cached = self._live_reads.get(key)
+        if cached is None or now - cached[0] >= self.live_cache:
+            if len(self._live_reads) >= 10_000:  # products come and go
+                self._live_reads = {k: v for k, v in self._live_reads.items()
+                                    if now - v[0] < self.live_cache}
+            read = LiveUpdate(update.now, read=True, read_product=update.read_product)
+            cached = self._live_reads[key] = (now, asyncio.ensure_future(
+                self._live(site, shard, read)))
+        try:
+            return await asyncio.shield(cached[1])
+        except StoreUnavailable:
+            self._live_reads.pop(key, None)
+            raise
 
     async def _live(self, site: str, shard: int | None, update: LiveUpdate) -> dict[str, int]:
         reply = await self._evalsha(

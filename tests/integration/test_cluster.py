@@ -112,7 +112,6 @@ def test_a_killed_master_is_replaced_and_nothing_acknowledged_is_lost(
     assert walker.refused, "the engine answered every event while the master was down"
     resumed = min(at for at in walker.acked if at > walker.refused[-1])
     outage = resumed - killed_at
-    print(f"\nfailover: no service for {outage:.2f} s ({len(walker.refused)} refusals)")
     assert outage < 20
     assert "degraded" in seen
     assert own_cluster.master_of(visitor_key("demo-shop", "walker-0001", PROFILE)) != master
@@ -120,6 +119,8 @@ def test_a_killed_master_is_replaced_and_nothing_acknowledged_is_lost(
     # reached the replica (asynchronous replication): that much may be lost.
     unreplicated = sum(1 for at in walker.acked if killed_at - 0.05 <= at <= killed_at)
     stored = pageviews(shop, "walker-0001")
+    print(f"\nfailover: no service for {outage:.2f} s ({len(walker.refused)} refusals); "
+          f"{stored} of {len(walker.acked)} acknowledged events stored")
     assert len(walker.acked) - unreplicated <= stored <= len(walker.acked)
     deadline = time.monotonic() + 10
     while health(shop) != "ok" and time.monotonic() < deadline:
