@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
          lambda c: seed_hash(c, "ondo:{s:v}:h", profile),
          lambda i: (f"e{i}", "d", repr(now + i), 1800, day, "/p", 400 * DAY),
          lambda reply: _pairs(reply[1])),
-        ("small blob + day/caps hashes (engine), windows summed", split_script, keys,
+        ("small blob + day/caps hashes (engine), windowed attributes read", split_script, keys,
          lambda c: seed_split(c, keys, profile),
          lambda i: (f"e{i}", "d", "pageview", repr(now + i), 1800, day, "20260801", page,
                     400 * DAY, DAY, "20261112", "20261020", "1"),

@@ -69,7 +69,7 @@ def apply_event(state: VisitorState, event: StoredEvent, dedupe_ttl: float) -> R
     if seen is not None and remembered(seen, event.now, dedupe_ttl):
         digest = seen.split("|", 1)[0]
         status = Applied.DUPLICATE if digest == event.digest else Applied.CONFLICT
-        return _reply(state, status, event)
+        return _reply(state, status, _window_sums(state.days, event) if event.windows else [])
 
     # Worked on copies and stored at the end: a script error stores nothing.
     p: dict[str, Any] = _table(lua_value(state.profile)) or {}
@@ -81,8 +81,15 @@ def apply_event(state: VisitorState, event: StoredEvent, dedupe_ttl: float) -> R
     from_server = kind in FROM_SERVER
 
     def count(code: str, n: Any, day: str | None = None) -> None:
-        if n != 0:
-            _hincrby(days, day_field(day or today, code), n)
+        if n == 0:
+            return
+        day = day or today
+        _hincrby(days, day_field(day, code), n)
+        kept = _kept_sums(p, today)
+        if kept is not None and day >= event.oldest_day:
+            for window, since in enumerate((*event.window_starts[:2], event.oldest_day)):
+                if day >= since:
+                    kept[window * len(METRIC) + METRIC[code]] += n
 
     # visits and sessions
     if p.get("first_seen") is None:
@@ -203,11 +210,17 @@ def apply_event(state: VisitorState, event: StoredEvent, dedupe_ttl: float) -> R
     if not from_server:
         p["last_seen"] = now
 
+    sums: list[int] = []
+    if event.windows:
+        kept = _kept_sums(p, today)
+        sums = list(kept) if kept is not None else _window_sums(days, event)
+        if kept is None:
+            p["w"] = {"d": today, "s": list(sums)}
     state.profile = lua_value(p)
     state.days, state.caps = days, caps
     ids[event.id] = f"{event.digest}|{event.now!r}"
     state.ids = ids
-    return _reply(state, Applied.NEW, event)
+    return _reply(state, Applied.NEW, sums)
 
 
 def _exposures(p: dict[str, Any], payload: Mapping[Any, Any], now: float) -> dict[Any, Any]:
@@ -292,9 +305,12 @@ def _merge(p: dict[str, Any], days: dict[str, int], caps: dict[str, Any],
     if _truthy(bought_at) and (p.get("last_purchase_at") is None or
                                bought_at > p["last_purchase_at"]):
         p["last_purchase_at"] = bought_at
-    for day_code, n in (_table(payload.get("days")) or {}).items():
+    merged_days = _table(payload.get("days"))
+    for day_code, n in (merged_days or {}).items():
         if _arg(day_code)[:8] >= oldest:
             _hincrby(days, _arg(day_code), n)
+    if merged_days is not None:
+        p.pop("w", None)  # summed again when next asked
     for rule, cap in (_table(payload.get("caps")) or {}).items():
         caps.setdefault(_arg(rule), lua_value(cap))  # the member's own cap wins
     anon_x = _table(anon.get("x"))
@@ -313,11 +329,19 @@ def _merge(p: dict[str, Any], days: dict[str, int], caps: dict[str, Any],
     p["is_member"] = True
 
 
-def _reply(state: VisitorState, status: Applied, event: StoredEvent) -> Result:
+def _kept_sums(p: dict[str, Any], today: str) -> list[Any] | None:
+    """Today's window sums kept in the profile (lua: p.w), or None."""
+    kept = _table(p.get("w"))
+    if kept is None or kept.get("d") != today or not isinstance(kept.get("s"), list) or \
+            len(kept["s"]) != 3 * len(METRIC):
+        return None
+    return kept["s"]  # type: ignore[no-any-return]
+
+
+def _reply(state: VisitorState, status: Applied, sums: list[int]) -> Result:
     """What RedisStore.apply makes of the script's reply: the profile and caps,
     the window sums when asked for, and no day buckets (profile() reads those)."""
     profile = stored_profile(state, days=False)
-    sums = _window_sums(state.days, event)
     if sums:
         profile["windows"] = window_sums(sums)
     return Result(status, profile)
@@ -335,10 +359,8 @@ def stored_profile(state: VisitorState, *, days: bool = True) -> dict[str, Any]:
 
 
 def _window_sums(days: Mapping[str, int], event: StoredEvent) -> list[int]:
-    """The 7-, 30- and 90-day sums of each bucket code, in script order; none
-    unless the event asks."""
-    if not event.windows:
-        return []
+    """The 7-, 30- and 90-day sums of each bucket code, in script order (lua:
+    summed)."""
     n = len(METRIC)
     starts = (*event.window_starts[:2], event.oldest_day)
     sums = [0] * (len(starts) * n)

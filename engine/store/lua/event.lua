@@ -20,14 +20,17 @@ ARGV[9]  profile time to live, seconds
 ARGV[10] dedupe window, seconds
 ARGV[11] first day key of the 7-day window
 ARGV[12] first day key of the 30-day window (ARGV[7] starts the 90-day one)
-ARGV[13] "1" when the site's rules read windowed attributes: sum the buckets
+ARGV[13] "1" when the site's rules read windowed attributes: answer their sums
 
 Returns {status, profile, windows, caps}: status "new" (applied), "dup"
 (already applied: no effect) or "conflict" (id reused with other content: no
 effect); windows = the sums {v, pv, pc, pt} over 7, 30 and 90 days (12 numbers);
 caps as an HGETALL list. Day buckets and caps live beside the profile
 (bench/RESULTS.md, "Profile encoding") so a page view does not decode and
-re-encode 90 days of history.
+re-encode 90 days of history. The window sums are kept in the profile
+(p.w = {d = day, s = the 12 sums}): summed over the buckets once on the first
+event of a day that asks, then kept current by every bucket increment that
+day, so a regular's page view does not sum 360 fields.
 ]]
 
 local pkey, ekey, dkey, ckey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
@@ -40,9 +43,9 @@ local since7, since30, want_windows = ARGV[11], ARGV[12], ARGV[13] == "1"
 
 local METRIC = {v = 0, pv = 1, pc = 2, pt = 3}
 
-local function windows()
+-- The sums over the day buckets as they stand.
+local function summed()
   local sums = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
-  if not want_windows then return {} end
   local flat = redis.call("HGETALL", dkey)
   for i = 1, #flat, 2 do
     local field = flat[i]
@@ -57,8 +60,8 @@ local function windows()
   return sums
 end
 
-local function reply(status, blob)
-  return {status, blob or "", windows(), redis.call("HGETALL", ckey)}
+local function reply(status, blob, sums)
+  return {status, blob or "", sums, redis.call("HGETALL", ckey)}
 end
 
 local blob = redis.call("GET", pkey)
@@ -72,9 +75,9 @@ end
 local seen = redis.call("HGET", ekey, id)
 if seen and remembered(seen) then
   if string.match(seen, "^[^|]*") == digest then
-    return reply("dup", blob)
+    return reply("dup", blob, want_windows and summed() or {})
   end
-  return reply("conflict", blob)
+  return reply("conflict", blob, want_windows and summed() or {})
 end
 
 local p = {}
@@ -86,8 +89,30 @@ local function map(field)
   return value
 end
 
+-- Today's window sums (p.w), when kept, take every increment of a bucket they cover.
 local function count(field, n, day)
-  if n ~= 0 then redis.call("HINCRBY", dkey, (day or today) .. ":" .. field, n) end
+  if n == 0 then return end
+  day = day or today
+  redis.call("HINCRBY", dkey, day .. ":" .. field, n)
+  local w = p.w
+  if type(w) == "table" and w.d == today and type(w.s) == "table" and day >= oldest then
+    local m = METRIC[field]
+    w.s[9 + m] = w.s[9 + m] + n
+    if day >= since30 then w.s[5 + m] = w.s[5 + m] + n end
+    if day >= since7 then w.s[1 + m] = w.s[1 + m] + n end
+  end
+end
+
+-- The window sums the event answers: today's kept ones, else summed once and kept.
+local function windows()
+  if not want_windows then return {} end
+  local w = p.w
+  if type(w) == "table" and w.d == today and type(w.s) == "table" and #w.s == 12 then
+    return w.s
+  end
+  local sums = summed()
+  p.w = {d = today, s = sums}
+  return sums
 end
 
 -- Exposures: rule -> {t = last exposure, g = "t" treated or "c" control, k = last
@@ -304,6 +329,7 @@ elseif kind == "merge" then
     for field, n in pairs(payload.days) do
       if string.sub(field, 1, 8) >= oldest then redis.call("HINCRBY", dkey, field, n) end
     end
+    p.w = nil  -- buckets of many days added at once: summed again when next asked
   end
   if type(payload.caps) == "table" then
     for rule, cap in pairs(payload.caps) do
@@ -367,10 +393,11 @@ end
 
 if not from_server then p.last_seen = now end
 
+local sums = windows()
 blob = cmsgpack.pack(p)
 redis.call("SET", pkey, blob, "EX", ttl)
 redis.call("HSET", ekey, id, digest .. "|" .. ARGV[4])
 redis.call("EXPIRE", ekey, dedupe_ttl)
 redis.call("EXPIRE", dkey, ttl)
 redis.call("EXPIRE", ckey, ttl)
-return reply("new", blob)
+return reply("new", blob, sums)

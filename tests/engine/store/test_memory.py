@@ -14,13 +14,14 @@ from typing import Any
 
 import pytest
 
-from engine.profile.layout import flat_days
+from engine.profile.layout import flat_days, window_sums
+from engine.profile.localtime import local_time
 from engine.store import event
-from engine.store.base import PUSH_CHANNEL, Applied, Result, StoreUnavailable
+from engine.store.base import PUSH_CHANNEL, Applied, Result, StoredEvent, StoreUnavailable
 from engine.store.event import lua_value
 from engine.store.memory import MemoryStore
 from engine.store.redis import RedisStore
-from tests.engine.store.stores import DAY, HOUR, MIN, Driver, Run, pageview
+from tests.engine.store.stores import DAY, HOUR, MIN, SEOUL, Driver, Run, pageview
 from tests.engine.store.test_broker import Listener, until
 
 LUA = (Path(event.__file__).with_name("lua") / "event.lua").read_text(encoding="utf-8")
@@ -154,6 +155,13 @@ def random_payload(rng: random.Random, kind: str) -> dict[str, Any]:
     return {}
 
 
+def summed_afresh(days: dict[str, dict[str, int]], now: float) -> dict[str, int]:
+    """The windowed attributes summed over every day bucket: what the sums the
+    script keeps through the day must always equal."""
+    at = StoredEvent.at("x", "pageview", "d", now, local_time(now, SEOUL), {})
+    return window_sums(event._window_sums(flat_days(days), at))
+
+
 def comparable(profile: dict[str, Any]) -> dict[str, Any]:
     return {**profile, "caps": dict(profile["caps"])}
 
@@ -189,6 +197,9 @@ def test_the_memory_store_applies_events_as_the_lua_does(redis_url: str, run: Ru
             assert results[1].status is results[0].status, where
             assert comparable(results[1].profile) == comparable(results[0].profile), where
             assert comparable(twin.profile(visitor)) == comparable(lua.profile(visitor)), where
+            if windows:
+                assert results[0].profile["windows"] == summed_afresh(
+                    lua.profile(visitor)["days"], lua.now), where
             seen.add(results[0].status)
     finally:
         run(lua.store.close())
