@@ -111,8 +111,11 @@ def drive(port: int | list[int], site: str, visitors: int, duration: float, rate
         parts = pool.starmap(run_process, [(plan, cpu) for plan in plans])
     latency = Histogram()
     out: dict[str, Any] = {"sent": 0, "acked": 0, "errors": {}, "actions": {}, "refused": 0}
+    timeline: dict[int, list[float]] = {}
     for part in parts:
         latency.merge(Histogram(part["counts"], part["total"], part["max"]))
+        for window, micros in part["timeline"].items():
+            timeline.setdefault(window, []).extend(micros)
         out["sent"] += part["sent"]
         out["acked"] += part["acked"]
         out["refused"] += part["refused"]
@@ -121,6 +124,7 @@ def drive(port: int | list[int], site: str, visitors: int, duration: float, rate
                 out[key][name] = out[key].get(name, 0) + n
     out["latency"] = latency
     out["throughput"] = out["acked"] / duration
+    out["timeline"] = timeline
     return out
 
 
@@ -130,6 +134,24 @@ def stage_means(url: str) -> dict[str, float]:
     sums = dict(re.findall(r'ondo_stage_seconds_sum\{stage="(\w+)"\} ([0-9.e+-]+)', text))
     counts = dict(re.findall(r'ondo_stage_seconds_count\{stage="(\w+)"\} (\d+)', text))
     return {k: float(sums[k]) / int(counts[k]) * 1e6 for k in sums if int(counts.get(k, 0))}
+
+
+def pauses(url: str) -> dict[str, tuple[int, float, int, float]]:
+    """The engine's pauses since it started (ondo_pause_seconds, engine/runtime/
+    stalls.py): cause -> (count, mean ms, count over 5 ms, max bucket bound ms)."""
+    with urllib.request.urlopen(url + "/metrics", timeout=5) as reply:
+        text = reply.read().decode()
+    out = {}
+    for cause, n in re.findall(r'ondo_pause_seconds_count\{cause="(\w+)"\} (\d+)', text):
+        total = float(re.findall(rf'ondo_pause_seconds_sum\{{cause="{cause}"\}} (\S+)',
+                                 text)[0])
+        buckets = [(float(le) if le != "+Inf" else float("inf"), int(c)) for le, c in
+                   re.findall(rf'ondo_pause_seconds_bucket\{{cause="{cause}",le="([^"]+)"\}} '
+                              r"(\d+)", text)]
+        under_5ms = next(c for le, c in buckets if le >= 0.005)
+        worst = next((le for le, c in buckets if c == int(n)), float("inf"))
+        out[cause] = (int(n), total / max(int(n), 1) * 1e3, int(n) - under_5ms, worst * 1e3)
+    return out
 
 
 @dataclasses.dataclass(frozen=True)
@@ -154,12 +176,12 @@ def run_targets(targets: list[str], *, rules: int, visitors: int, duration: floa
                 rate: float, processes: int, runs: int, workers: int = 1,
                 msgpack: bool = False, warmup: float = WARMUP, running: Running | None = None,
                 live: bool = True, redis: str = "single", nodes: int = 1,
-                ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, float]]:
+                ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, Any]]:
     """Start the targets (but a ``running`` engine) and drive each of them once per
     round, ``runs`` rounds. ``redis``: one redis-server, or a local cluster of 3
     masters and 3 replicas; ``nodes``: engine processes sharing it."""
     results: dict[str, list[dict[str, Any]]] = {t: [] for t in targets}
-    stages: dict[str, float] = {}
+    stages: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
         redis_server: EmbeddedRedis | LocalCluster
@@ -208,7 +230,10 @@ def run_targets(targets: list[str], *, rules: int, visitors: int, duration: floa
                             run + 1, msgpack=msgpack and target == "engine", warmup=warmup,
                             origin=origin, paced=target == "engine"))
                 if "engine" in ports and workers == 1 and nodes == 1:
-                    stages = stage_means(f"http://127.0.0.1:{ports['engine'][0]}")
+                    stages.update(stage_means(f"http://127.0.0.1:{ports['engine'][0]}"))
+                    for cause, figures in pauses(
+                            f"http://127.0.0.1:{ports['engine'][0]}").items():
+                        stages[f"pause:{cause}"] = figures
         finally:
             redis_server.stop()
     return results, stages
@@ -241,6 +266,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="vary one dimension (see bench/sweeps.py)")
     parser.add_argument("--without-live", action="store_true",
                         help="leave out the library's recipes that read live counters")
+    parser.add_argument("--timeline", type=Path, metavar="PNG",
+                        help="plot each target's p99 per 100 ms window against time (needs "
+                             ".[bench]) and add how many windows missed the target")
     parser.add_argument("--record", action="store_true", help="append to bench/RESULTS.md")
     parser.add_argument("--url", help="drive this running engine (loopback, e.g. "
                         "http://127.0.0.1:8000) instead of starting one")
@@ -265,6 +293,12 @@ def main(argv: list[str] | None = None) -> int:
             running=Running.parse(args.url, args.site, args.origin) if args.url else None,
             live=not args.without_live, redis=args.redis, nodes=args.nodes)
         table = report(results, stages, args, fds)
+        if args.timeline:
+            from bench.timeline import plot, summary
+
+            table += "\n".join(summary(results)) + "\n"
+            plot(results, args.timeline,
+                 table.splitlines()[2].removeprefix("- command: ").strip("`"))
     print(table)
     if args.record:
         with RESULTS.open("a", encoding="utf-8") as out:
@@ -291,7 +325,7 @@ def placement(args: argparse.Namespace) -> str:
     return f"{args.nodes} engine node(s) of {args.workers} worker(s), unpinned; {store}"
 
 
-def report(results: dict[str, list[dict[str, Any]]], stages: dict[str, float],
+def report(results: dict[str, list[dict[str, Any]]], stages: dict[str, Any],
            args: argparse.Namespace, fds: int) -> str:
     mode = f"open loop at {args.rate:,.0f} events/s" if args.rate else "closed loop"
     command = "python -m bench.load " + " ".join(a for a in sys.argv[1:]) if sys.argv[1:] \
@@ -333,9 +367,16 @@ def report(results: dict[str, list[dict[str, Any]]], stages: dict[str, float],
             f"{ratio_b:.2f} | {lat.percentile(50) / 1e3:.2f} | {lat.percentile(90) / 1e3:.2f} | "
             f"{lat.percentile(99) / 1e3:.2f} | {lat.percentile(99.9) / 1e3:.2f} | "
             f"{lat.max_us / 1e3:.1f} | {errors} |")
-    if stages:
+    means = {k: v for k, v in stages.items() if not k.startswith("pause:")}
+    if means:
         lines += ["", "Engine stages (mean µs per event, from /metrics): " + ", ".join(
-            f"{k} {v:.0f}" for k, v in sorted(stages.items()))]
+            f"{k} {v:.0f}" for k, v in sorted(means.items()))]
+    held = {k.removeprefix("pause:"): v for k, v in stages.items() if k.startswith("pause:")}
+    if held:
+        lines.append("Engine pauses since it started (count, mean ms, over 5 ms, the longest "
+                     "within ms): " + "; ".join(
+                         f"{cause} {n:,}, {mean:.2f}, {over:,}, ≤{worst:g}"
+                         for cause, (n, mean, over, worst) in sorted(held.items())))
     engine_runs = results.get("engine") or []
     if engine_runs:
         actions = engine_runs[-1]["actions"]

@@ -50,6 +50,9 @@ def encoder(binary: bool) -> Any:
     return lambda message: text_frame(json.dumps(message, ensure_ascii=False).encode())
 
 
+WINDOWS_PER_SECOND = 10  # the timeline's windows: 100 ms
+
+
 @dataclass
 class Tally:
     latency: Histogram = field(default_factory=Histogram)
@@ -60,6 +63,9 @@ class Tally:
     refused: int = 0
     closed: int = 0
     since: float = float("inf")  # events sent before this moment are warm-up, not counted
+    # Latencies (µs) by the 100 ms window their event was due in, for the plot of
+    # latency over time (what stalls the server, and when).
+    timeline: dict[int, list[float]] = field(default_factory=dict)
 
 
 class Client(asyncio.Protocol):
@@ -138,8 +144,11 @@ class Client(asyncio.Protocol):
             code = message.get("code", "?")
             self.tally.errors[code] = self.tally.errors.get(code, 0) + 1
         else:
+            micros = (time.perf_counter() - started) * 1e6
             self.tally.acked += 1
-            self.tally.latency.record((time.perf_counter() - started) * 1e6)
+            self.tally.latency.record(micros)
+            window = int((started - self.tally.since) * WINDOWS_PER_SECOND)
+            self.tally.timeline.setdefault(window, []).append(micros)
 
     def send(self, event_id: str, frame: bytes, intended: float) -> None:
         self.pending[event_id] = intended
@@ -282,4 +291,4 @@ def run_process(plan: Plan, cpu: int | None = None) -> dict[str, Any]:
     return {"counts": tally.latency.counts, "total": tally.latency.total,
             "max": tally.latency.max_us, "sent": tally.sent, "acked": tally.acked,
             "errors": tally.errors, "actions": tally.actions, "refused": tally.refused,
-            "closed": tally.closed}
+            "closed": tally.closed, "timeline": tally.timeline}

@@ -36,6 +36,7 @@ from engine.runtime.config import Config
 from engine.runtime.logs import quiet_websocket_errors
 from engine.runtime.metrics import Metrics
 from engine.runtime.site import load_sites
+from engine.runtime.stalls import GcPauses, watch_loop
 from engine.store.base import (
     PUSH_CHANNEL,
     RULES_CHANNEL,
@@ -79,8 +80,13 @@ def create_app(config: Config, redis_url: str | None = None, *, clock: Clock | N
             functools.partial(announced, found), functools.partial(load_active_versions, found),
             stop))
         flusher = asyncio.create_task(counters.run(stop))
+        watcher = asyncio.create_task(watch_loop(metrics, stop))
+        gc_pauses = GcPauses(metrics)
+        gc_pauses.install()
         yield
         stop.set()
+        gc_pauses.remove()
+        watcher.cancel()
         with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
             await asyncio.wait_for(flusher, timeout=2)
         await close_sockets(app)

@@ -63,6 +63,7 @@ class Metrics:
     errors: Counter[str] = field(default_factory=Counter)  # error frames by code
     closes: Counter[int] = field(default_factory=Counter)
     stages: dict[str, Histogram] = field(default_factory=dict)
+    pauses: dict[str, Histogram] = field(default_factory=dict)  # engine/runtime/stalls.py
     connections: int = 0
     forged_identities: int = 0
     matcher: str = "cython"
@@ -82,6 +83,12 @@ class Metrics:
         histogram = self.stages.get(name)
         if histogram is None:
             histogram = self.stages[name] = Histogram()
+        histogram.observe(seconds)
+
+    def pause(self, cause: str, seconds: float) -> None:
+        histogram = self.pauses.get(cause)
+        if histogram is None:
+            histogram = self.pauses[cause] = Histogram()
         histogram.observe(seconds)
 
     def render(self, rule_counts: Mapping[tuple[str, str], int] | None = None,
@@ -128,13 +135,19 @@ class Metrics:
                 families[reports].append(f'{reports}{{{labels},what="{label(what)}"}} {n}')
         for family, lines in families.items():
             out += [f"# TYPE {family} counter", *lines]
-        out.append("# TYPE ondo_stage_seconds histogram")
-        for name, hist in sorted(self.stages.items()):
-            cumulative = 0
-            for bound, count in zip((*BUCKETS, float("inf")), hist.counts, strict=True):
-                cumulative += count
-                le = "+Inf" if bound == float("inf") else repr(bound)
-                out.append(f'ondo_stage_seconds_bucket{{stage="{name}",le="{le}"}} {cumulative}')
-            out.append(f'ondo_stage_seconds_sum{{stage="{name}"}} {hist.total}')
-            out.append(f'ondo_stage_seconds_count{{stage="{name}"}} {hist.n}')
+        out += _histograms("ondo_stage_seconds", "stage", self.stages)
+        out += _histograms("ondo_pause_seconds", "cause", self.pauses)
         return "\n".join(out) + "\n"
+
+
+def _histograms(family: str, name: str, histograms: Mapping[str, Histogram]) -> list[str]:
+    out = [f"# TYPE {family} histogram"]
+    for value, hist in sorted(histograms.items()):
+        cumulative = 0
+        for bound, count in zip((*BUCKETS, float("inf")), hist.counts, strict=True):
+            cumulative += count
+            le = "+Inf" if bound == float("inf") else repr(bound)
+            out.append(f'{family}_bucket{{{name}="{value}",le="{le}"}} {cumulative}')
+        out.append(f'{family}_sum{{{name}="{value}"}} {hist.total}')
+        out.append(f'{family}_count{{{name}="{value}"}} {hist.n}')
+    return out
