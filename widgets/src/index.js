@@ -61,23 +61,32 @@ function boot(win) {
 
   let pageInfo = {};
   let viewTimer = null;
+  const sendPageview = () => {
+    viewTimer = null;
+    const data = { url: win.location.href, referrer: doc.referrer, title: doc.title };
+    if (pageInfo.type) data.page_type = String(pageInfo.type);
+    if (pageInfo.product_id) data.product_id = String(pageInfo.product_id);
+    if (pageInfo.category) data.category = String(pageInfo.category);
+    socket.send("pageview", data);
+    shown.clear();
+    // A new page: each signal may come once more.
+    for (const name in listening) listening[name]();
+    listening = {};
+    listen();
+  };
+  // An SPA navigation's page view leaves a tick after the URL changed, so that
+  // the ondo('page', ...) call that follows it can describe the page.
   const pageview = () => {
-    // One page view per load or SPA navigation, sent a tick later so that an
-    // ondo('page', ...) call on the same page can describe it.
     if (viewTimer) win.clearTimeout(viewTimer);
-    viewTimer = win.setTimeout(() => {
-      viewTimer = null;
-      const data = { url: win.location.href, referrer: doc.referrer, title: doc.title };
-      if (pageInfo.type) data.page_type = String(pageInfo.type);
-      if (pageInfo.product_id) data.product_id = String(pageInfo.product_id);
-      if (pageInfo.category) data.category = String(pageInfo.category);
-      socket.send("pageview", data);
-      shown.clear();
-      // A new page: each signal may come once more.
-      for (const name in listening) listening[name]();
-      listening = {};
-      listen();
-    }, 50);
+    viewTimer = win.setTimeout(sendPageview, 50);
+  };
+  // The first page view, and the socket, as soon as the document is parsed:
+  // every inline ondo('page', ...) has run by then, and one small socket does
+  // not hold up the shop's images and scripts, which go on loading. The action
+  // can be on the page before its load event.
+  const whenParsed = (then) => {
+    if (doc.readyState === "loading") doc.addEventListener("DOMContentLoaded", then, { once: true });
+    else then();
   };
   const api = (command, ...args) => {
     if (command === "page") pageInfo = args[0] || {};
@@ -114,10 +123,10 @@ function boot(win) {
   };
   win.addEventListener("pagehide", flush);
   doc.addEventListener("visibilitychange", () => { if (doc.visibilityState === "hidden") flush(); });
-  pageview();
-  // Connect once the page has loaded: the widget never competes with the shop's own load.
-  if (doc.readyState === "complete") socket.connect();
-  else win.addEventListener("load", () => socket.connect(), { once: true });
+  whenParsed(() => {
+    if (!viewTimer) sendPageview();
+    socket.connect();
+  });
 }
 
 try {
