@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import sys
 from pathlib import Path
@@ -121,6 +122,10 @@ def _serve(args: argparse.Namespace, config: Any, redis_url: str) -> int:
         # Workers share nothing but Redis; each builds its own app from these.
         os.environ["ONDO_CONFIG"] = str(args.config.resolve())
         os.environ["ONDO_OVERRIDES"] = json.dumps({"redis_url": redis_url, "demo": config.demo})
+        # Where the workers leave their figures for each other's /metrics.
+        shared = (config.data_dir / "metrics").resolve()
+        shutil.rmtree(shared, ignore_errors=True)
+        os.environ["ONDO_METRICS_DIR"] = str(shared)
         uvicorn.run("engine.http.app:app_from_environment", factory=True, workers=config.workers,
                     host=config.host, port=config.port, **options)
         return 0

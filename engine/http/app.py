@@ -35,6 +35,7 @@ from engine.runtime.clock import Clock, SystemClock
 from engine.runtime.config import Config
 from engine.runtime.logs import quiet_websocket_errors
 from engine.runtime.metrics import Metrics
+from engine.runtime.shared_metrics import SharedMetrics
 from engine.runtime.site import load_sites
 from engine.runtime.stalls import GcPauses, watch_loop
 from engine.store.base import (
@@ -51,8 +52,9 @@ WIDGET = Path(__file__).parents[1] / "static" / "widget.js"  # built by widgets/
 
 
 def create_app(config: Config, redis_url: str | None = None, *, clock: Clock | None = None,
-               store: Store | None = None) -> Starlette:
-    """The engine's app on ``store``, or on the Redis at ``redis_url``."""
+               store: Store | None = None, metrics_dir: Path | None = None) -> Starlette:
+    """The engine's app on ``store``, or on the Redis at ``redis_url``; one of
+    several workers sharing ``metrics_dir`` (engine/runtime/shared_metrics.py)."""
     if store is None:
         if redis_url is None:
             raise ValueError("create_app needs a store or a Redis URL")
@@ -64,6 +66,9 @@ def create_app(config: Config, redis_url: str | None = None, *, clock: Clock | N
                      clock=clock or SystemClock(), metrics=metrics, counters=counters,
                      pipeline=Pipeline(store, metrics, counters), matcher_class=cls,
                      connect_limiter=ConnectLimiter(config.limits))
+    if metrics_dir is not None:
+        found.shared_metrics = SharedMetrics(metrics_dir, metrics, lambda: counters.totals,
+                                             lambda: found.store.errors)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -81,12 +86,17 @@ def create_app(config: Config, redis_url: str | None = None, *, clock: Clock | N
             stop))
         flusher = asyncio.create_task(counters.run(stop))
         watcher = asyncio.create_task(watch_loop(metrics, stop))
+        sharing = asyncio.create_task(found.shared_metrics.run(stop)) \
+            if found.shared_metrics else None
         gc_pauses = GcPauses(metrics)
         gc_pauses.install()
         yield
         stop.set()
         gc_pauses.remove()
         watcher.cancel()
+        if sharing is not None:
+            with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(sharing, timeout=2)
         with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
             await asyncio.wait_for(flusher, timeout=2)
         await close_sockets(app)
@@ -159,8 +169,12 @@ async def healthz(request: Request) -> Response:
 
 async def metrics_text(request: Request) -> Response:
     found = services(request)
-    return PlainTextResponse(found.metrics.render(found.counters.totals, found.store.errors),
-                             media_type="text/plain; version=0.0.4")
+    if found.shared_metrics is not None:  # the sum of every worker's figures
+        merged, totals, errors = found.shared_metrics.merged()
+        text = merged.render(totals, errors)
+    else:
+        text = found.metrics.render(found.counters.totals, found.store.errors)
+    return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
 
 
 async def widget(request: Request) -> Response:
@@ -185,6 +199,7 @@ def app_from_environment() -> Starlette:
     overrides: dict[str, Any] = json.loads(os.environ.get("ONDO_OVERRIDES", "{}"))
     config = load_config(Path(os.environ["ONDO_CONFIG"]), pure_python=pure_requested(),
                          **overrides)
-    app = create_app(config, config.redis_url)
+    shared = os.environ.get("ONDO_METRICS_DIR")
+    app = create_app(config, config.redis_url, metrics_dir=Path(shared) if shared else None)
     tune_gc()
     return app

@@ -16,6 +16,7 @@ from engine.matcher import MatcherLike
 from engine.runtime.clock import Clock
 from engine.runtime.config import Config
 from engine.runtime.metrics import Metrics
+from engine.runtime.shared_metrics import SharedMetrics
 from engine.runtime.site import LiveSite
 from engine.store.base import Store
 from engine.wire.rates import ConnectLimiter
@@ -34,6 +35,7 @@ class Services:
     connect_limiter: ConnectLimiter
     registry: Registry = field(default_factory=Registry)
     sockets: set[WebSocket] = field(default_factory=set)  # open, for a clean shutdown
+    shared_metrics: SharedMetrics | None = None  # several workers: /metrics sums them all
 
 
 def services(connection: HTTPConnection) -> Services:

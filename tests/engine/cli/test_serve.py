@@ -143,6 +143,28 @@ def test_workers_run_with_the_engines_gc_settings(tmp_path: Path) -> None:
     assert gone(redis_pid)
 
 
+def test_any_workers_metrics_count_every_workers_events(tmp_path: Path) -> None:
+    served = Served(tmp_path, "--workers", "2").wait_ready(timeout=40)
+    try:
+        for n in range(12):  # new connections land on either worker
+            visitor = Visitor(served.engine, f"spread-{n:04}", origin=ORIGIN, site="demo-shop")
+            assert visitor.page(f"{SHOP}/p{n}")["t"] == "ack"
+            visitor.close()
+        time.sleep(1.5)  # each worker leaves its figures once a second
+        workers, counts = set(), set()
+        for _ in range(200):
+            if len(workers) == 2:
+                break
+            text = httpx.get(served.url + "/metrics", headers={"Connection": "close"}).text
+            workers.add(re.search(r"ondo_process_id (\d+)", text).group(1))  # type: ignore[union-attr]
+            counts.add(re.search(r'ondo_events_total\{kind="pageview"\} (\d+)',
+                                 text).group(1))  # type: ignore[union-attr]
+        assert len(workers) == 2  # both answered a scrape
+        assert counts == {"12"}  # and each counted all twelve page views
+    finally:
+        assert served.stop() == 0
+
+
 def test_the_run_command_module_is_importable_without_test_packages() -> None:
     # The runtime install has no httpx or pytest: every `ondo` verb must load.
     code = ("import sys, importlib.abc\n"
