@@ -5,9 +5,10 @@ the sum of every worker's figures, not its own share.
 Each worker writes its figures to ``DIRECTORY/PID.json`` once a second (written
 beside, then renamed, so a reader never sees half a file); a scrape adds its
 own figures of the moment to the files of the other workers that are still
-running. A worker that died leaves its last figures until the directory is
-emptied at the next start, and they count no more once its pid is gone:
-counters are per process in Prometheus's model, and a restart resets them.
+running. A worker that died (and was replaced by its supervisor) still counts
+with its last figures, but for its connections: a sum of counters must never go
+down, or Prometheus takes it for a restart of all the others. The directory is
+emptied when ``ondo serve`` starts, which is a restart.
 """
 
 from __future__ import annotations
@@ -87,20 +88,26 @@ class SharedMetrics:
         snapshots = [self.own()]
         for path in self.directory.glob("*.json"):
             pid = int(path.stem) if path.stem.isdigit() else 0
-            if pid == self.pid or not _running(pid):
+            if pid == self.pid:
                 continue
             with contextlib.suppress(OSError, ValueError):
-                snapshots.append(json.loads(path.read_text(encoding="utf-8")))
+                snap = json.loads(path.read_text(encoding="utf-8"))
+                if not _running(pid):
+                    snap["connections"] = 0  # its sockets closed with it
+                snapshots.append(snap)
         return merge(self.metrics, snapshots)
 
     async def run(self, stop: asyncio.Event, every: float = 1.0) -> None:
+        """Write the figures every ``every`` seconds, and once more at the end,
+        with no connection left (the other workers go on counting them)."""
         while not stop.is_set():
             with contextlib.suppress(OSError):
                 self.write()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=every)
         with contextlib.suppress(OSError):
-            (self.directory / f"{self.pid}.json").unlink()
+            self.metrics.connections = 0
+            self.write()
 
 
 def _histogram(hist: Histogram) -> dict[str, Any]:

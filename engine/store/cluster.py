@@ -17,6 +17,9 @@ Redis says it is stale:
 - a lost connection: the call fails (the engine answers ``unavailable``; the
   widget keeps the event) and the map is read again, so that once a replica has
   been promoted the next calls reach it.
+- ``NOSCRIPT`` for a script the store registered (``scripts``): the node that
+  said it (a promoted replica, a new master importing slots, a restarted one)
+  loads it, once for all the calls that meet it there, and the call goes again.
 
 The map is read from any node that answers: the seeds of the URL first, then
 every node the last map named.
@@ -38,7 +41,7 @@ from engine.store.resp import Pipe, ReplyError
 
 SLOTS = 16_384
 SCHEMES = {"redis+cluster": False, "rediss+cluster": True}  # scheme -> TLS
-_REDIRECTS = 5  # MOVED/ASK/TRYAGAIN followed per call before it fails
+_REDIRECTS = 8  # MOVED/ASK/TRYAGAIN followed per call before it fails
 _REFRESH_EVERY = 0.2  # seconds: at most one map refresh this often
 log = logging.getLogger("ondo.store")
 
@@ -113,6 +116,8 @@ class ClusterPipe:
         self._closed = False
         self.refreshes = 0
         self.redirects = 0  # MOVED, ASK and TRYAGAIN followed
+        self.scripts: dict[str, str] = {}  # SHA -> source, loaded where NOSCRIPT says
+        self._loads: dict[tuple[Address, str], asyncio.Future[Any]] = {}
 
     # -- commands
 
@@ -121,7 +126,8 @@ class ClusterPipe:
             else None
         asking: Address | None = None
         for attempt in range(_REDIRECTS):
-            pipe = self._pipe(asking) if asking else await self._owner(slot)
+            node = asking or await self._owner(slot)
+            pipe = self._pipe(node)
             try:
                 return await (pipe.call_asking(*args) if asking else pipe.call(*args))
             except ReplyError as exc:
@@ -130,16 +136,20 @@ class ClusterPipe:
                 if kind in ("MOVED", "ASK", "TRYAGAIN"):
                     self.redirects += 1
                 if kind == "MOVED":
-                    moved_slot, address = _redirect(message)
+                    moved_slot, address = _redirect(message, node)
                     self._slots[moved_slot] = address
                     self.refresh_soon()
                     asking = None
+                    if attempt:  # the nodes disagree while a move is being told
+                        await asyncio.sleep(0.02 * attempt)
                 elif kind == "ASK":
-                    _, asking = _redirect(message)
+                    _, asking = _redirect(message, node)
                 elif kind in ("TRYAGAIN", "CLUSTERDOWN"):
                     self.refresh_soon()
                     asking = None
                     await asyncio.sleep(0.05 * (attempt + 1))
+                elif kind == "NOSCRIPT" and args[0] == "EVALSHA" and args[1] in self.scripts:
+                    await self._load(node, str(args[1]))
                 else:
                     raise
             except ConnectionError:
@@ -147,11 +157,19 @@ class ClusterPipe:
                 raise
         raise ConnectionError(f"Redis Cluster kept redirecting the call ({_REDIRECTS} times)")
 
-    async def each_master(self, *args: Any) -> list[Any]:
+    async def _load(self, node: Address, sha: str) -> None:
+        loading = self._loads.get((node, sha))
+        if loading is None or loading.done():
+            loading = self._loads[(node, sha)] = asyncio.ensure_future(
+                self._pipe(node).call("SCRIPT", "LOAD", self.scripts[sha]))
+        await asyncio.shield(loading)
+
+    async def each_master(self, *args: Any, return_exceptions: bool = False) -> list[Any]:
         """The command on every master (SCRIPT LOAD, FLUSHALL, PING)."""
         await self._ensure_map()
         return list(await asyncio.gather(*(self._pipe(node).call(*args)
-                                           for node in self.masters())))
+                                           for node in self.masters()),
+                                         return_exceptions=return_exceptions))
 
     def masters(self) -> list[Address]:
         return list(dict.fromkeys(node for node in self._slots if node is not None))
@@ -174,13 +192,13 @@ class ClusterPipe:
 
     # -- the slot map
 
-    async def _owner(self, slot: int | None) -> Pipe:
+    async def _owner(self, slot: int | None) -> Address:
         if slot is None:
             await self._ensure_map()
             masters = self.masters()
             if not masters:
                 raise ConnectionError("Redis Cluster has no master serving slots")
-            return self._pipe(masters[0])
+            return masters[0]
         node = self._slots[slot]
         if node is None:
             await self._ensure_map(force=True)
@@ -188,7 +206,7 @@ class ClusterPipe:
             if node is None:
                 raise ConnectionError(f"slot {slot} has no master: the cluster does not cover "
                                       "every slot")
-        return self._pipe(node)
+        return node
 
     def _pipe(self, node: Address) -> Pipe:
         pipe = self._pipes.get(node)
@@ -250,14 +268,10 @@ class ClusterPipe:
             self._slots = slots
             self._nodes = list(dict.fromkeys([*masters, *replicas]))
             self.refreshes += 1
-            self._close_unused(set(self._nodes))
+            # Pipes to nodes the map no longer names stay: a master importing
+            # slots is named only once it owns one, and ASK sends calls there.
             return
         raise ConnectionError("no Redis Cluster node answered: " + "; ".join(tried))
-
-    def _close_unused(self, known: set[Address]) -> None:
-        for node in [n for n in self._pipes if n not in known and n not in self.url.seeds]:
-            pipe = self._pipes.pop(node)
-            asyncio.get_running_loop().create_task(pipe.close())
 
     async def close(self) -> None:
         self._closed = True
@@ -278,8 +292,9 @@ def _address(entry: Sequence[Any], asked: Address) -> Address:
     return host, int(entry[1])
 
 
-def _redirect(message: str) -> tuple[int, Address]:
-    """``MOVED 3999 127.0.0.1:6381`` -> (3999, ("127.0.0.1", 6381))."""
+def _redirect(message: str, asked: Address) -> tuple[int, Address]:
+    """``MOVED 3999 127.0.0.1:6381`` -> (3999, ("127.0.0.1", 6381)); an empty
+    host (``MOVED 3999 :6381``) is the host of the node that answered."""
     _, slot, where = message.split(" ")[:3]
     host, _, port = where.rpartition(":")
-    return int(slot), (host.strip("[]"), int(port))
+    return int(slot), (host.strip("[]") or asked[0], int(port))

@@ -79,7 +79,8 @@ LIVE_FIGURES = ("site_visitors_now", "product_viewers_now", "product_purchases_2
                 "product_cart_adds_24h")
 _APPLIED = {status.value.encode(): status for status in Applied}  # the script's status reply
 # Error replies that mean "not now" rather than "wrong call".
-_NOT_NOW = ("LOADING", "MASTERDOWN", "BUSY", "CLUSTERDOWN", "TRYAGAIN", "MOVED", "ASK")
+_NOT_NOW = ("LOADING", "MASTERDOWN", "BUSY", "CLUSTERDOWN", "TRYAGAIN", "MOVED", "ASK",
+            "OOM", "READONLY", "NOSCRIPT")
 
 
 class StoreModeError(Exception):
@@ -139,6 +140,11 @@ class RedisStore:
         self.recommend_script = Script("recommend.lua")
         self.attempt_script = Script("attempt.lua")
         self.feed_swap_script = Script("feed_swap.lua")
+        self.scripts = (self.event_script, self.count_script, self.live_script,
+                        self.together_script, self.recommend_script, self.attempt_script,
+                        self.feed_swap_script)
+        if isinstance(self.pipe, ClusterPipe):  # it loads them where NOSCRIPT says
+            self.pipe.scripts = {script.sha: script.source for script in self.scripts}
         self._loads: dict[str, asyncio.Future[Any]] = {}  # script SHA -> its SCRIPT LOAD
         # A spread site's other shards' figures: (site, shard, product) -> when
         # read, and the read.
@@ -169,15 +175,12 @@ class RedisStore:
             try:
                 return await self.pipe.call(*command, key=key)
             except NoScriptError:
-                # Redis restarted (or failed over) and lost its script cache.
-                # The events in flight all meet NOSCRIPT at once: one SCRIPT
-                # LOAD serves them all, then each calls again.
+                # Redis restarted and lost its script cache. The events in
+                # flight all meet NOSCRIPT at once: one SCRIPT LOAD serves them
+                # all, then each calls again. (A cluster's pipe loads scripts
+                # on the node that says NOSCRIPT itself.)
                 await self._load(script, key)
-                try:
-                    return await self.pipe.call(*command, key=key)
-                except NoScriptError:  # another master of a cluster lacks it too
-                    await self.pipe.call("SCRIPT", "LOAD", script.source, key=key)
-                    return await self.pipe.call(*command, key=key)
+                return await self.pipe.call(*command, key=key)
         except _DOWN as exc:
             self.errors += 1
             raise StoreUnavailable(str(exc)) from exc
@@ -303,6 +306,8 @@ class RedisStore:
             if len(self._live_reads) >= 10_000:  # products come and go
                 self._live_reads = {k: v for k, v in self._live_reads.items()
                                     if now - v[0] < self.live_cache}
+                if len(self._live_reads) >= 10_000:  # all fresh: start again
+                    self._live_reads.clear()
             read = LiveUpdate(update.now, read=True, read_product=update.read_product)
             cached = self._live_reads[key] = (now, asyncio.ensure_future(
                 self._live(site, shard, read)))
@@ -334,13 +339,12 @@ class RedisStore:
     async def prepare(self) -> None:
         """Load every script on every master, so that the first events after a
         start do not all meet NOSCRIPT. Raises StoreUnavailable."""
-        scripts = (self.event_script, self.count_script, self.live_script,
-                   self.together_script, self.recommend_script, self.attempt_script,
-                   self.feed_swap_script)
         try:
-            for script in scripts:
+            for script in self.scripts:
                 if isinstance(self.pipe, ClusterPipe):
-                    await self.pipe.each_master("SCRIPT", "LOAD", script.source)
+                    # A master that is down now loads them when it first says NOSCRIPT.
+                    await self.pipe.each_master("SCRIPT", "LOAD", script.source,
+                                                return_exceptions=True)
                 else:
                     await self.pipe.call("SCRIPT", "LOAD", script.source)
         except (*_DOWN, ReplyError) as exc:

@@ -80,13 +80,15 @@ function boot(win) {
     if (viewTimer) win.clearTimeout(viewTimer);
     viewTimer = win.setTimeout(sendPageview, 50);
   };
-  // The first page view, and the socket, as soon as the document is parsed:
-  // every inline ondo('page', ...) has run by then, and one small socket does
-  // not hold up the shop's images and scripts, which go on loading. The action
-  // can be on the page before its load event.
+  // The first page view, and the socket, as soon as the document is parsed
+  // and its DOMContentLoaded handlers (jQuery's ready, GTM's DOM Ready) have
+  // run, so that an ondo('page', ...) made there describes it: one small
+  // socket does not hold up the shop's images and scripts, which go on
+  // loading, and the action can be on the page before its load event.
   const whenParsed = (then) => {
-    if (doc.readyState === "loading") doc.addEventListener("DOMContentLoaded", then, { once: true });
-    else then();
+    const soon = () => win.setTimeout(then, 0);
+    if (doc.readyState === "loading") doc.addEventListener("DOMContentLoaded", soon, { once: true });
+    else soon();
   };
   const api = (command, ...args) => {
     if (command === "page") pageInfo = args[0] || {};

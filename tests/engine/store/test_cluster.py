@@ -8,8 +8,13 @@ import asyncio
 
 import pytest
 
+from engine.profile.layout import PROFILE, visitor_key
+from engine.profile.localtime import local_time
 from engine.runtime.local_cluster import LocalCluster
+from engine.store.base import Applied, StoredEvent
 from engine.store.cluster import ClusterPipe, ClusterURL, ClusterURLError, is_cluster_url
+from engine.store.redis import RedisStore
+from tests.engine.store.stores import SEOUL, T0, pageview
 
 
 def test_a_cluster_url_lists_its_seeds_and_credentials() -> None:
@@ -72,3 +77,24 @@ def test_every_master_answers_and_every_slot_is_covered(
 
     healthy, pongs, masters = asyncio.run(main())
     assert healthy and masters == 3 and pongs == [b"PONG"] * 3
+
+
+def test_a_master_that_lost_its_scripts_loads_them_again_by_itself(
+        redis_cluster: LocalCluster, cluster_url: str) -> None:
+    owner = redis_cluster.master_of(visitor_key("s", "forgetful", PROFILE))
+
+    async def main() -> list[Applied]:
+        store = RedisStore(cluster_url)
+        try:
+            statuses = []
+            for n in range(2):
+                if n:  # a restarted master, a promoted replica: an empty script cache
+                    redis_cluster.cli(owner, "SCRIPT", "FLUSH")
+                event = StoredEvent.at(f"f{n}", "pageview", "d", T0 + n,
+                                       local_time(T0 + n, SEOUL), pageview())
+                statuses.append((await store.apply("s", "forgetful", event)).status)
+            return statuses
+        finally:
+            await store.close()
+
+    assert asyncio.run(main()) == [Applied.NEW, Applied.NEW]
