@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 
 from starlette.responses import JSONResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
@@ -35,6 +36,8 @@ from engine.wire.protocol import (
     valid_visitor_id,
 )
 from engine.wire.session import Session
+
+log = logging.getLogger("ondo.gateway")
 
 
 def allowed_origin(site: LiveSite, origin: str | None) -> bool:
@@ -74,14 +77,20 @@ async def serve_socket(websocket: WebSocket) -> None:
     found.registry.add(site.config.id, visitor.key, conn)
     try:
         code = await _read_loop(websocket, conn, visitor, session, found)
+    except Exception:
+        # A bug on one socket must not leave it counted and registered: the
+        # widget is told to come back (1011) and the others go on.
+        log.exception("an unexpected error on a websocket of %s; closing it with 1011",
+                      site.config.id)
+        code = CloseCode.INTERNAL
     finally:
         found.registry.remove(conn)
+        metrics.connections -= 1
+        found.sockets.discard(websocket)
     conn.finish()
     with contextlib.suppress(Exception):
         await asyncio.wait_for(writer, timeout=1.0)
     writer.cancel()
-    metrics.connections -= 1
-    found.sockets.discard(websocket)
     if code is not None:
         metrics.closes[int(code)] += 1
         if websocket.application_state is WebSocketState.CONNECTED:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 
 import httpx
 import msgpack
@@ -173,3 +174,33 @@ def test_new_sockets_per_address_are_limited_with_a_429(redis_url: str) -> None:
             Visitor(engine, "reconnect-999")
         assert info.value.response.status_code == 429
         assert json.loads(info.value.response.body or b"{}")["field"] == "address"
+
+
+def test_an_unexpected_error_closes_that_socket_with_1011_and_leaves_no_trace(
+        engine: Engine) -> None:
+    found = engine.app.state.services  # type: ignore[attr-defined]
+    handle = found.pipeline.handle
+
+    async def broken(visitor: object, event: object, now: float) -> object:
+        if getattr(event, "id", "") == "boom":
+            raise RuntimeError("a bug")
+        return await handle(visitor, event, now)
+
+    found.pipeline.handle = broken
+    try:
+        v = Visitor(engine, "unlucky-0001")
+        v.ws.send(json.dumps({"t": "event", "id": "boom", "kind": "pageview", "at": 0,
+                              "data": {"url": "https://shop.example.com/"}}))
+        with pytest.raises(ConnectionClosed) as closed:
+            v.recv(timeout=5)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1011
+        other = Visitor(engine, "neighbour-0001")  # everyone else goes on
+        assert other.page("https://shop.example.com/")["t"] == "ack"
+        other.close()
+    finally:
+        found.pipeline.handle = handle
+    deadline = time.monotonic() + 2  # the neighbour's own close is being handled
+    while "ondo_connections 0" not in httpx.get(f"{engine.url}/metrics").text:
+        assert time.monotonic() < deadline, "a connection is still counted"
+        time.sleep(0.05)
+    assert not found.sockets
