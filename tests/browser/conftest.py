@@ -49,13 +49,16 @@ class ShopPages:
         self.port = free_port()
         self.origin = f"http://127.0.0.1:{self.port}"
         self.pages: dict[str, bytes] = {}
-        pages = self.pages
+        self.delays: dict[str, float] = {}  # path -> seconds before it is answered
+        pages, delays = self.pages, self.delays
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:
+                time.sleep(delays.get(self.path, 0.0))
                 body = pages.get(self.path)
                 self.send_response(200 if body is not None else 404)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Type", "text/javascript; charset=utf-8"
+                                 if self.path.endswith(".js") else "text/html; charset=utf-8")
                 self.end_headers()
                 self.wfile.write(body or b"")
 

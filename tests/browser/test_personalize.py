@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from playwright.sync_api import Browser
+from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.conftest import ADMIN_TOKEN, ShopPages
 from tests.conftest import Engine
@@ -59,3 +59,31 @@ def test_the_action_is_on_the_page_about_when_it_loads(browser: Browser,
     print(f"\nthe action in the DOM after the load event: median {statistics.median(gaps):.1f} ms"
           f" (min {min(gaps):.1f}, max {max(gaps):.1f}; negative: before it), 8 loads")
     assert len(gaps) == 8
+
+
+def test_a_page_described_by_a_slow_deferred_script_is_described(
+        page: Page, shop: Engine, shop_pages: ShopPages) -> None:
+    # The widget (async) runs as soon as it arrives, when the document is
+    # parsed but the shop's deferred script, which describes the page, has not
+    # arrived yet: the page view must wait for it.
+    rules = """site: demo-shop
+rules:
+  - id: product-only
+    if: page_type == "product"
+    do: { widget: push_note, title: 상품 페이지 알림 }
+"""
+    reply = httpx.put(f"{shop.url}/v1/sites/demo-shop/rules", content=rules.encode(),
+                      headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=10)
+    assert reply.status_code == 200, reply.text
+    shop_pages.pages["/describe.js"] = b"""
+window.ondo = window.ondo || function () { (ondo.q = ondo.q || []).push(arguments); };
+ondo("page", { type: "product", product_id: "P-7" });"""
+    shop_pages.delays["/describe.js"] = 0.4
+    shop_pages.pages["/slow.html"] = f"""<!doctype html><html lang="ko"><head>
+<meta charset="utf-8"><link rel="icon" href="data:,"><title>상품</title>
+<script defer src="/describe.js"></script>
+<script async src="{shop.url}/widget.js" data-site="demo-shop"></script></head>
+<body><h1>상품</h1></body></html>""".encode()
+    page.goto(shop_pages.origin + "/slow.html")
+    expect(page.locator("ondo-widget[data-ondo-rule='product-only']")).to_be_visible(
+        timeout=5000)

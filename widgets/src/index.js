@@ -80,15 +80,28 @@ function boot(win) {
     if (viewTimer) win.clearTimeout(viewTimer);
     viewTimer = win.setTimeout(sendPageview, 50);
   };
-  // The first page view, and the socket, as soon as the document is parsed
-  // and its DOMContentLoaded handlers (jQuery's ready, GTM's DOM Ready) have
-  // run, so that an ondo('page', ...) made there describes it: one small
-  // socket does not hold up the shop's images and scripts, which go on
-  // loading, and the action can be on the page before its load event.
+  // The first page view, and the socket, once the document is parsed and its
+  // deferred scripts and DOMContentLoaded handlers (jQuery's ready, GTM's DOM
+  // Ready) have run, so that an ondo('page', ...) made there describes it: one
+  // small socket does not hold up the shop's images and scripts, which go on
+  // loading, and the action can be on the page before its load event. An async
+  // widget may run while readyState is already "interactive" but the deferred
+  // scripts have not: only the navigation timing says DOMContentLoaded is past.
   const whenParsed = (then) => {
-    const soon = () => win.setTimeout(then, 0);
-    if (doc.readyState === "loading") doc.addEventListener("DOMContentLoaded", soon, { once: true });
-    else soon();
+    let started = false;
+    const go = () => {
+      if (started) return;
+      started = true;
+      win.setTimeout(then, 0);
+    };
+    const timing = win.performance && win.performance.getEntriesByType &&
+      win.performance.getEntriesByType("navigation")[0];
+    if (doc.readyState === "complete" || (timing && timing.domContentLoadedEventEnd > 0)) {
+      go();
+    } else {
+      doc.addEventListener("DOMContentLoaded", go, { once: true });
+      win.addEventListener("load", go, { once: true }); // if that moment was missed
+    }
   };
   const api = (command, ...args) => {
     if (command === "page") pageInfo = args[0] || {};
