@@ -26,6 +26,7 @@ from engine.delivery.policy import Context, Decision, Reason, deliver, group
 from engine.delivery.recommend import cards, seeds
 from engine.flow.derive import Visitor, derive, server_payload, track_facts
 from engine.flow.server_events import ServerEvent
+from engine.forecast.recorder import Recorder
 from engine.profile.layout import LIVE_HOURS, flat_days
 from engine.profile.view import flat_profile
 from engine.runtime.metrics import Metrics
@@ -107,10 +108,12 @@ def action_frames(decision: Decision) -> list[Frame]:
 
 
 class Pipeline:
-    def __init__(self, store: Store, metrics: Metrics, counters: Counters) -> None:
+    def __init__(self, store: Store, metrics: Metrics, counters: Counters,
+                 recorder: Recorder) -> None:
         self.store = store
         self.metrics = metrics
         self.counters = counters
+        self.recorder = recorder
 
     async def evaluate(self, rules: ActiveRules, site: LiveSite, stored: Mapping[str, Any],
                        triggers: tuple[str, ...], key: str, event_id: str, now: float,
@@ -125,11 +128,15 @@ class Pipeline:
         matched = match(rules, profile, triggers)
         self.metrics.stage("match", time.perf_counter() - matched_at)
         if not matched:
+            self.recorder.evaluated(site.config, now, key, event_id, triggers,
+                                    site.held_back(key), profile, stored, None)
             return None
         decision = decide(rules, site, stored, profile, matched, key, event_id, now)
         if decision.actions and rules.recommends:
             await self.recommend(rules, site, decision, profile)
         self.counters.decided(site.config.id, day, decision)
+        self.recorder.evaluated(site.config, now, key, event_id, triggers, site.held_back(key),
+                                profile, stored, decision)
         return decision
 
     async def recommend(self, rules: ActiveRules, site: LiveSite, decision: Decision,
@@ -231,6 +238,8 @@ class Pipeline:
             if payload["what"] == "shown":  # an exposure of the treated group
                 counters.seen(config.id, day, field(payload["rule"], "exposed",
                                                     payload["group"]), visitor.key)
+            self.recorder.reported(config, now, visitor.key, payload,
+                                   int(result.profile.get("visit_count") or 0), day)
         elif kind is EventKind.TRACK and config.goal_event is not None and \
                 event.data.get("name") == config.goal_event:
             counters.converted(config.id, day, visitor.key,
@@ -316,6 +325,7 @@ class Pipeline:
             kind, payload = "merge", {"anon": history,
                                       "days": flat_days(full.get("days") or {}),
                                       "caps": dict(full.get("caps") or {})}
+            self.recorder.merged(site.config, event.now, visitor.key, visitor.id)
         merge = StoredEvent.at(f"merge:{visitor.id}:{member_id}", kind, "merge", event.now,
                                site.calendar.at(event.now), payload,
                                session_timeout=site.config.session_timeout)
@@ -342,6 +352,8 @@ class Pipeline:
                 site.config.id, site.calendar.at(at).day, event.profile,
                 credited(result.profile.get("x"), at, site.config.attribution),
                 int(event.payload.get("amount") or 0), site.group(event.profile))
+            self.recorder.purchased(site.config, at, event.profile,
+                                    int(event.payload.get("amount") or 0))
             bought = [str(item["product_id"]) for item in payload.get("items", ())]
             if len(bought) > 1:
                 try:

@@ -25,7 +25,17 @@ from starlette.routing import Route, WebSocketRoute
 
 from engine.delivery.counters import Counters
 from engine.flow.pipeline import Pipeline
-from engine.http import admin, console, demo, products_api, server_api, stats_api
+from engine.forecast.recorder import Recorder
+from engine.forecast.service import Forecasts
+from engine.http import (
+    admin,
+    console,
+    demo,
+    forecast_api,
+    products_api,
+    server_api,
+    stats_api,
+)
 from engine.http.beacon import beacon
 from engine.http.bodies import RequestError, request_error
 from engine.http.gateway import serve_socket
@@ -62,10 +72,13 @@ def create_app(config: Config, redis_url: str | None = None, *, clock: Clock | N
     cls = matcher_class(config.pure_python)
     metrics = Metrics(matcher=implementation(cls))
     counters = Counters(store)
+    recorder = Recorder(store)
     found = Services(config=config, sites=load_sites(config, cls), store=store,
                      clock=clock or SystemClock(), metrics=metrics, counters=counters,
-                     pipeline=Pipeline(store, metrics, counters), matcher_class=cls,
-                     connect_limiter=ConnectLimiter(config.limits))
+                     pipeline=Pipeline(store, metrics, counters, recorder), matcher_class=cls,
+                     connect_limiter=ConnectLimiter(config.limits), recorder=recorder,
+                     forecasts=Forecasts(store, cls, config.limits.forecasts_per_site,
+                                         config.limits.forecast_entries))
     if metrics_dir is not None:
         found.shared_metrics = SharedMetrics(metrics_dir, metrics, lambda: counters.totals,
                                              lambda: found.store.errors)
@@ -85,6 +98,7 @@ def create_app(config: Config, redis_url: str | None = None, *, clock: Clock | N
             functools.partial(announced, found), functools.partial(load_active_versions, found),
             stop))
         flusher = asyncio.create_task(counters.run(stop))
+        recording = asyncio.create_task(recorder.run(stop, found.clock))
         watcher = asyncio.create_task(watch_loop(metrics, stop))
         sharing = asyncio.create_task(found.shared_metrics.run(stop)) \
             if found.shared_metrics else None
@@ -99,6 +113,8 @@ def create_app(config: Config, redis_url: str | None = None, *, clock: Clock | N
                 await asyncio.wait_for(sharing, timeout=2)
         with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
             await asyncio.wait_for(flusher, timeout=2)
+        with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+            await asyncio.wait_for(recording, timeout=2)
         await close_sockets(app)
         with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
             await asyncio.wait_for(follower, timeout=2)
@@ -106,6 +122,7 @@ def create_app(config: Config, redis_url: str | None = None, *, clock: Clock | N
 
     app = Starlette(routes=[
         *admin.routes(),
+        *forecast_api.routes(),
         *server_api.routes(),
         *stats_api.routes(),
         *products_api.routes(),

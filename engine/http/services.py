@@ -11,6 +11,8 @@ from starlette.websockets import WebSocket
 
 from engine.delivery.counters import Counters
 from engine.flow.pipeline import Pipeline
+from engine.forecast.recorder import Recorder
+from engine.forecast.service import Forecasts
 from engine.http.connections import Registry
 from engine.matcher import MatcherLike
 from engine.runtime.clock import Clock
@@ -33,6 +35,8 @@ class Services:
     pipeline: Pipeline
     matcher_class: type[MatcherLike]
     connect_limiter: ConnectLimiter
+    recorder: Recorder
+    forecasts: Forecasts
     registry: Registry = field(default_factory=Registry)
     sockets: set[WebSocket] = field(default_factory=set)  # open, for a clean shutdown
     shared_metrics: SharedMetrics | None = None  # several workers: /metrics sums them all

@@ -49,6 +49,12 @@ class SiteConfig:
     # slot carries a site's every page view while rules read live counters
     # (docs/capacity.md says when that binds).
     live_shards: int = 1
+    # What the engine records for forecasts (docs/forecast.md): kept this many
+    # days (0: nothing recorded) and at most this many entries, of this share
+    # of visitors (a stable draw per profile: a sampled journey is kept whole).
+    forecast_days: float = 7.0
+    forecast_entries: int = 5_000_000
+    forecast_sample: float = 1.0
 
     @property
     def tz(self) -> ZoneInfo:
@@ -109,7 +115,7 @@ def _site(key: str, raw: dict[str, Any], base: Path) -> SiteConfig:
     known = {"id", "origins", "secret", "admin_token_sha256", "timezone",
              "session_timeout_minutes", "cart_period_days", "login_url", "rules",
              "attribution_hours", "holdback", "goal_event", "stats_retention_days",
-             "live_shards"}
+             "live_shards", "forecast_days", "forecast_entries", "forecast_sample"}
     unknown = set(raw) - known
     if unknown:
         raise ConfigError(f"{key}.{sorted(unknown)[0]}", "unknown key")
@@ -123,7 +129,10 @@ def _site(key: str, raw: dict[str, Any], base: Path) -> SiteConfig:
         holdback=_number(raw, "holdback", key, 0, 0, 0.5),
         goal_event=_goal(raw, key),
         stats_retention=86_400.0 * _number(raw, "stats_retention_days", key, 400, 1, 3_650),
-        live_shards=_whole(raw, "live_shards", key, 1, 1, 64))
+        live_shards=_whole(raw, "live_shards", key, 1, 1, 64),
+        forecast_days=_number(raw, "forecast_days", key, 7, 0, 90),
+        forecast_entries=_whole(raw, "forecast_entries", key, 5_000_000, 1_000, 100_000_000),
+        forecast_sample=_number(raw, "forecast_sample", key, 1, 0.001, 1))
 
 
 def _number(raw: dict[str, Any], name: str, key: str, default: float, low: float,

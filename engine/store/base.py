@@ -238,6 +238,40 @@ class Sessions(Protocol):
         (the window starts at the first attempt)."""
 
 
+@dataclass(frozen=True, slots=True)
+class Recording:
+    """What a site's recording for forecasts holds now."""
+
+    entries: int
+    first: float | None  # the time of the oldest entry kept, None if none
+    last: float | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {"entries": self.entries, "first": self.first, "last": self.last}
+
+
+class Recordings(Protocol):
+    """Per site, the entries the event path recorded for forecasts
+    (engine/forecast/recording.py): encoded, in time order, each with an id
+    that orders it ("ms-seq")."""
+
+    async def append(self, site: str, entries: Sequence[tuple[float, bytes]],
+                     layout: tuple[str, str], keep_since: float, cap: int) -> None:
+        """Append (time, entry) pairs; ``layout`` is the (id, names as JSON) of
+        their profiles. Entries older than ``keep_since`` and beyond the newest
+        ``cap`` go (roughly: whole blocks at a time)."""
+
+    async def span(self, site: str) -> Recording: ...
+
+    async def page(self, site: str, since: float, until: float, after: str = "",
+                   count: int = 5_000) -> list[tuple[str, bytes]]:
+        """Up to ``count`` (id, entry) pairs recorded from ``since`` to ``until``,
+        after the id ``after`` (the last of the previous page) when given."""
+
+    async def layouts(self, site: str) -> dict[str, list[str]]:
+        """The profile layouts the site's entries were recorded with (id -> names)."""
+
+
 class Broker(Protocol):
     """Messages between engine nodes."""
 
@@ -279,6 +313,9 @@ class Store(Protocol):
 
     @property
     def catalog(self) -> Catalog: ...
+
+    @property
+    def recordings(self) -> Recordings: ...
 
     async def apply(self, site: str, visitor: str, event: StoredEvent) -> Result: ...
 

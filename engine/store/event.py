@@ -184,17 +184,7 @@ def apply_event(state: VisitorState, event: StoredEvent, dedupe_ttl: float) -> R
         rule = _arg(payload.get("rule"))
         group = payload.get("group")
         _expose(p, payload, now, _index(payload.get("rule")), group if _truthy(group) else "t")
-        cap = _cap_of(caps, rule)
-        cap["n"] = _or0(cap.get("n")) + 1
-        _tally(cap, "s", "sn", p.get("visit_count"))
-        _tally(cap, "d", "dn", today)
-        times = cap.get("t")
-        cap["t"] = [*(times if isinstance(times, list) else []), now][-TIMES_KEPT:]
-        caps[rule] = lua_value(cap)
-        fatigue = _map(p, "fatigue")
-        _tally(fatigue, "s", "sn", p.get("visit_count"))
-        _tally(fatigue, "d", "dn", today)
-        fatigue["t"] = now
+        count_shown(caps, _map(p, "fatigue"), rule, p.get("visit_count"), today, now)
     elif kind == "report":
         if payload.get("what") == "clicked":
             exposure = _table(_exposures(p, payload, now).get(_index(payload.get("rule"))))
@@ -372,6 +362,22 @@ def _window_sums(days: Mapping[str, int], event: StoredEvent) -> list[int]:
             if day >= since:
                 sums[window * n + metric] += count
     return sums
+
+
+def count_shown(caps: dict[str, Any], fatigue: dict[Any, Any], rule: str, visit: Any,
+                today: str, now: float) -> None:
+    """A show the widget reported: the rule's cap and the site's fatigue
+    budget count it (lua: the "shown" report). Forecasts replay it too."""
+    cap = _cap_of(caps, rule)
+    cap["n"] = _or0(cap.get("n")) + 1
+    _tally(cap, "s", "sn", visit)
+    _tally(cap, "d", "dn", today)
+    times = cap.get("t")
+    cap["t"] = [*(times if isinstance(times, list) else []), now][-TIMES_KEPT:]
+    caps[rule] = lua_value(cap)
+    _tally(fatigue, "s", "sn", visit)
+    _tally(fatigue, "d", "dn", today)
+    fatigue["t"] = now
 
 
 def _cap_of(caps: Mapping[str, Any], rule: str) -> dict[Any, Any]:

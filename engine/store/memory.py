@@ -51,6 +51,7 @@ from engine.store.base import (
 )
 from engine.store.event import VisitorState, apply_event, stored_profile
 from engine.store.live import LiveState, apply_live
+from engine.store.memory_recording import MemoryRecordings
 
 log = logging.getLogger("ondo.store")
 RETRY = 0.1  # seconds before a follower notices an outage, or its end
@@ -85,6 +86,7 @@ class MemoryStore:
         self.broker = MemoryBroker(self)
         self.sessions = MemorySessions(self)
         self.catalog = MemoryCatalog(self)
+        self.recordings = MemoryRecordings(self)
 
     @contextlib.contextmanager
     def reaching(self) -> Iterator[None]:

@@ -68,6 +68,7 @@ from engine.store.base import (
 )
 from engine.store.cluster import ClusterPipe, ClusterURL, is_cluster_url
 from engine.store.redis_catalog import RedisCatalog
+from engine.store.redis_recording import RedisRecordings
 from engine.store.redis_sessions import RedisSessions
 from engine.store.resp import NoScriptError, Pipe, ReplyError
 
@@ -140,9 +141,10 @@ class RedisStore:
         self.recommend_script = Script("recommend.lua")
         self.attempt_script = Script("attempt.lua")
         self.feed_swap_script = Script("feed_swap.lua")
+        self.record_script = Script("record.lua")
         self.scripts = (self.event_script, self.count_script, self.live_script,
                         self.together_script, self.recommend_script, self.attempt_script,
-                        self.feed_swap_script)
+                        self.feed_swap_script, self.record_script)
         if isinstance(self.pipe, ClusterPipe):  # it loads them where NOSCRIPT says
             self.pipe.scripts = {script.sha: script.source for script in self.scripts}
         self._loads: dict[str, asyncio.Future[Any]] = {}  # script SHA -> its SCRIPT LOAD
@@ -158,6 +160,7 @@ class RedisStore:
         self.broker = RedisBroker(self, url)
         self.sessions = RedisSessions(self)
         self.catalog = RedisCatalog(self)
+        self.recordings = RedisRecordings(self)
 
     @contextlib.asynccontextmanager
     async def reaching(self) -> AsyncIterator[None]:
@@ -526,6 +529,11 @@ class StoredCaps(Mapping[str, Mapping[str, Any]]):
 
     def get(self, rule: str, default: Any = None) -> Any:
         return self[rule] if rule in self._caps else default
+
+    def raw(self) -> dict[str, Any]:
+        """Each cap as stored (msgpack) or as already decoded: for a recording,
+        which must not pay for decoding caps the policy never read."""
+        return dict(self._caps)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._caps)

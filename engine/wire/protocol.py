@@ -137,6 +137,8 @@ class Limits:
     signin_attempts: int = 10  # console sign-ins per client address per window; over: HTTP 429
     signin_window: float = 300.0  # seconds
     console_session: float = 12 * 3600.0  # seconds a console session lasts
+    forecast_entries: int = 5_000_000  # recorded entries one forecast replays; over: HTTP 413
+    forecasts_per_site: int = 1  # forecasts of one site running at once; over: HTTP 429
 
 
 LIMITS = Limits()

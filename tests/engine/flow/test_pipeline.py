@@ -16,6 +16,7 @@ from engine.flow.derive import Visitor
 from engine.flow.identity import sign_member
 from engine.flow.pipeline import Pipeline
 from engine.flow.server_events import parse_event
+from engine.forecast.recorder import Recorder
 from engine.matcher import matcher_class
 from engine.runtime.config import Config
 from engine.runtime.metrics import Metrics
@@ -41,7 +42,7 @@ class Shop:
         self.store, self.run = store, run
         self.metrics = Metrics()
         self.counters = Counters(store)
-        self.pipeline = Pipeline(store, self.metrics, self.counters)
+        self.pipeline = Pipeline(store, self.metrics, self.counters, Recorder(store))
         self.now = START
         self.n = 0
 

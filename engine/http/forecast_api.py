@@ -1,0 +1,113 @@
+"""``POST /v1/sites/{site}/rules/forecast``: what a draft rule file would have
+done to the traffic recorded over a window (docs/forecast.md).
+
+The body is the draft's text, as for an upload; ``since`` (default 24h) and
+``until`` (default now) in the query. The answer is the forecast as JSON, or
+with ``progress=1`` a stream of JSON lines: ``{"progress": {stage, done,
+total}}`` while it runs, then ``{"forecast": …}`` or ``{"error": …}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+import rules
+from engine.forecast.service import ForecastError, WorkerFailed
+from engine.forecast.window import BadWhen, when
+from engine.http.admin import admin_endpoint
+from engine.http.bodies import error, read_body
+from engine.http.services import Services
+from engine.runtime.site import LiveSite
+from engine.store.base import StoreUnavailable
+from rules.limits import MAX_FILE_BYTES
+
+log = logging.getLogger("ondo.forecast")
+
+
+def _failure(exc: Exception) -> tuple[int, dict[str, Any]]:
+    if isinstance(exc, ForecastError):
+        return exc.status, {"error": str(exc), "field": exc.field}
+    if isinstance(exc, StoreUnavailable):
+        return 503, {"error": "storage unavailable; try again", "field": "storage"}
+    log.error("a forecast failed: %s", exc)
+    return 500, {"error": "the forecast failed; the engine's log says why", "field": "body"}
+
+
+@admin_endpoint
+async def forecast(request: Request, site: LiveSite, found: Services) -> Response:
+    body = await read_body(request, MAX_FILE_BYTES)
+    try:
+        source = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return error(422, "body", "the rule file must be UTF-8")
+    compiled = rules.check(source, f"{site.config.id}.yaml")
+    if compiled.ruleset is None:
+        return JSONResponse({"error": "the draft has errors", "field": "body",
+                             "errors": [p.as_json() for p in compiled.errors],
+                             "warnings": [p.as_json() for p in compiled.warnings]},
+                            status_code=422)
+    if compiled.ruleset.site != site.config.id:
+        return error(422, "site", f"the file is for site {compiled.ruleset.site!r}, not "
+                     f"{site.config.id!r}")
+    now = found.clock.now()
+    window: dict[str, float] = {}
+    for name, default in (("since", "24h"), ("until", "0m")):
+        try:
+            window[name] = when(request.query_params.get(name, default), now, site.config.tz)
+        except BadWhen as exc:
+            return error(422, name, str(exc))
+    if window["since"] >= window["until"]:
+        return error(422, "since", "since must be before until")
+    await found.recorder.flush(now)  # this node's latest traffic is part of the window
+    run = found.forecasts.run
+    if request.query_params.get("progress") not in ("1", "true"):
+        try:
+            return JSONResponse(await run(site, source, window["since"], window["until"]))
+        except (ForecastError, WorkerFailed, StoreUnavailable) as exc:
+            status, answer = _failure(exc)
+            return JSONResponse(answer, status_code=status)
+    if found.forecasts.running.get(site.config.id, 0) >= found.forecasts.per_site:
+        # Refused before the stream starts, with the status it deserves.
+        status, answer = _failure(found.forecasts.busy())
+        return JSONResponse(answer, status_code=status)
+
+    async def lines() -> AsyncIterator[bytes]:
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+        def progress(stage: str, done: int, total: int) -> None:
+            queue.put_nowait({"progress": {"stage": stage, "done": done, "total": total}})
+
+        async def running() -> None:
+            try:
+                result = await run(site, source, window["since"], window["until"], progress)
+                queue.put_nowait({"forecast": result})
+            except (ForecastError, WorkerFailed, StoreUnavailable) as exc:
+                status, answer = _failure(exc)
+                queue.put_nowait({**answer, "status": status})
+
+        task = asyncio.create_task(running())
+        try:
+            while True:
+                item = await queue.get()
+                yield orjson.dumps(item) + b"\n"
+                if "progress" not in item:
+                    return
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    return StreamingResponse(lines(), media_type="application/x-ndjson")
+
+
+def routes() -> list[Route]:
+    return [Route("/v1/sites/{site}/rules/forecast", forecast, methods=["POST"])]
