@@ -39,6 +39,10 @@ def register(verbs: Any, explain: argparse.ArgumentParser) -> None:
     common(rollback)
     rollback.set_defaults(func=run_rollback)
 
+    from engine.cli import forecast
+
+    forecast.register(verbs, common)
+
     explain.add_argument("--visitor", help="explain a live visitor (needs --site)")
     explain.add_argument("--site")
     explain.add_argument("--url", default=None)
@@ -46,7 +50,7 @@ def register(verbs: Any, explain: argparse.ArgumentParser) -> None:
     explain.set_defaults(explain_visitor=run_explain_visitor)
 
 
-def _client(args: argparse.Namespace) -> tuple[str, dict[str, str]] | None:
+def client(args: argparse.Namespace) -> tuple[str, dict[str, str]] | None:
     url = args.url or os.environ.get("ONDO_URL") or "http://127.0.0.1:8000"
     token = args.token or os.environ.get("ONDO_TOKEN")
     if not token:
@@ -72,10 +76,10 @@ def call(args: argparse.Namespace, method: str, path: str, *, params: dict[str, 
          accept: str = "application/json", content_type: str | None = None) -> Any:
     """One admin API call under /v1/sites/SITE: its JSON (or text), or None
     after printing what went wrong."""
-    client = _client(args)
-    if client is None:
+    found = client(args)
+    if found is None:
         return None
-    base, headers = client
+    base, headers = found
     headers = {**headers, "Accept": accept}
     url = base + path + (f"?{urllib.parse.urlencode(params)}" if params else "")
     if json_body is not None:
@@ -97,12 +101,12 @@ def call(args: argparse.Namespace, method: str, path: str, *, params: dict[str, 
         except ValueError:
             data = text
     if status >= 400:
-        _print_error(args, status, data)
+        print_error(args, status, data)
         return None
     return data
 
 
-def _print_error(args: argparse.Namespace, status: int, data: Any) -> None:
+def print_error(args: argparse.Namespace, status: int, data: Any) -> None:
     if not isinstance(data, dict):
         print(f"ondo: {status}: {data}", file=sys.stderr)
         return

@@ -156,7 +156,8 @@ class Forecasts:
             ours.close()
             await asyncio.to_thread(_end, process)
         elapsed = time.perf_counter() - started
-        return {"site": site_id, "window": {"since": since, "until": until},
+        return {"site": site_id, "timezone": site.config.timezone,
+                "window": {"since": since, "until": until},
                 "recording": span.as_json(), "elapsed_seconds": round(elapsed, 3),
                 "live_version": live.version if live is not None else None, **result}
 
