@@ -14,6 +14,7 @@ plus what this same decision already chose.
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -124,9 +125,11 @@ def site_group(visitor: str, holdback: float) -> str:
     return group(holdout_share(visitor, SITE_DRAW) >= holdback, holdback)
 
 
+@functools.lru_cache(maxsize=65_536)
 def holdout_share(visitor: str, rule: str) -> float:
     """A stable [0, 1) draw per (visitor, rule): the same visitor is always in
-    or out of one rule's control group, independently across rules."""
+    or out of one rule's control group, independently across rules (kept for
+    the visitors of the moment: each matches the same rules page after page)."""
     digest = hashlib.blake2b(f"{visitor}\x00{rule}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big") / 2**64
 
@@ -143,7 +146,14 @@ def on_page(rule: Rule, path: str) -> bool:
 def in_schedule(schedule: Schedule | None, now: float, tz: ZoneInfo) -> bool:
     if schedule is None:
         return True
-    local = datetime.fromtimestamp(now, tz)
+    return _in_schedule(schedule, int(now // 60), tz)
+
+
+@functools.lru_cache(maxsize=4096)
+def _in_schedule(schedule: Schedule, minute: int, tz: ZoneInfo) -> bool:
+    # A schedule is read to the minute: every event of one minute gets the
+    # same answer, computed once (a local time costs microseconds).
+    local = datetime.fromtimestamp(minute * 60, tz)
     stamp = local.replace(tzinfo=None).isoformat(timespec="minutes")
     if schedule.starts and stamp < schedule.starts:
         return False

@@ -24,6 +24,8 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import compress, repeat
+from operator import is_not
 from typing import Any
 
 import msgpack
@@ -147,8 +149,11 @@ def decode(blob: bytes, layouts: Mapping[str, Sequence[str]]) -> Entry:
         names = LAYOUT.names if layout_id == LAYOUT.id else layouts.get(layout_id)
         if names is None:
             raise UnknownLayout(layout_id)
-        profile = {name: value for name, value in zip(names, values, strict=True)
-                   if value is not None}
+        if len(names) != len(values):
+            raise ValueError("a profile that does not fit its layout")
+        # In C: the pairs whose value is not None (an attribute it lacked).
+        profile = dict(compress(zip(names, values, strict=True),
+                                map(is_not, values, repeat(None))))
         return Evaluated(now, key, event_id, tuple(triggers), held_back, profile,
                          {rule: _cap(cap) for rule, cap in _map(caps).items()},
                          _map(fatigue), tuple(sent), tuple(no_products))

@@ -51,22 +51,8 @@ class _Visitor:
     caps: dict[str, Any]
     fatigue: dict[Any, Any]
     shown: dict[str, float] = field(default_factory=dict)  # rule -> last forecast show
-
-
-@dataclass(slots=True)
-class RuleFigures:
-    """One rule of the draft over the window."""
-
-    matched: int = 0  # events
-    shown: int = 0
-    matched_visitors: set[str] = field(default_factory=set)
-    shown_visitors: set[str] = field(default_factory=set)
-    matched_by_hour: list[int] = field(default_factory=lambda: [0] * HOURS)
-    shown_by_hour: list[int] = field(default_factory=lambda: [0] * HOURS)
-    outcomes: Counter[str] = field(default_factory=Counter)  # delivery reason -> events
-    lost_to: Counter[str] = field(default_factory=Counter)  # winning rule -> events
-    buyers: set[str] = field(default_factory=set)
-    revenue: int = 0
+    matched: set[str] = field(default_factory=set)  # the rules that ever matched
+    bought_after: set[str] = field(default_factory=set)  # shown, then bought in the window
 
 
 @dataclass(slots=True)
@@ -81,48 +67,70 @@ class LiveFigures:
 
 @dataclass(slots=True)
 class Forecast:
-    rules: dict[str, RuleFigures] = field(default_factory=dict)
+    """The tallies of a replay. Each is a Counter updated once per event from
+    the decision's own lists (counting in C): most matched rules lose, and a
+    Python step per matched rule would cost more than the decision."""
+
+    outcomes: Counter[tuple[str, Reason]] = field(default_factory=Counter)
+    lost_to: Counter[tuple[str, str]] = field(default_factory=Counter)  # (loser, winner)
+    matched_by_hour: list[Counter[str]] = field(
+        default_factory=lambda: [Counter() for _ in range(HOURS)])
+    shown_by_hour: list[Counter[str]] = field(
+        default_factory=lambda: [Counter() for _ in range(HOURS)])
+    revenue: Counter[str] = field(default_factory=Counter)
     live: dict[str, LiveFigures] = field(default_factory=dict)
     events: int = 0  # evaluations replayed
     reports: int = 0
     purchases: int = 0
-    visitors: set[str] = field(default_factory=set)
     changed: int = 0  # evaluations whose actions differ from those sent live
     sent_before: int = 0
     sent_after: int = 0
     first: float | None = None
     last: float | None = None
 
-    def rule(self, rule: str) -> RuleFigures:
-        figures = self.rules.get(rule)
-        if figures is None:
-            figures = self.rules[rule] = RuleFigures()
-        return figures
-
-    def as_json(self, draft: ActiveRules, settings: Settings) -> dict[str, Any]:
+    def as_json(self, draft: ActiveRules, settings: Settings,
+                visitors: Mapping[str, _Visitor]) -> dict[str, Any]:
         """The forecast as the API answers it (docs/forecast.md)."""
-        fatigued = sum(f.outcomes[Reason.FATIGUED] for f in self.rules.values())
+        matched_visitors: Counter[str] = Counter()
+        shown_visitors: Counter[str] = Counter()
+        buyers: Counter[str] = Counter()
+        for visitor in visitors.values():
+            matched_visitors.update(visitor.matched)
+            shown_visitors.update(visitor.shown.keys())  # a dict would add its values
+            buyers.update(visitor.bought_after)
+        outcomes: dict[str, dict[str, int]] = {}
+        for (rule, reason), n in sorted(self.outcomes.items()):
+            outcomes.setdefault(rule, {})[str(reason)] = n
+        lost_to: dict[str, Counter[str]] = {}
+        for (rule, winner), n in self.lost_to.items():
+            lost_to.setdefault(rule, Counter())[winner] = n
+
+        def figures(rule: str) -> dict[str, Any]:
+            by_reason = outcomes.get(rule, {})
+            return {
+                "rule": rule, "new": rule not in settings.live_rules,
+                "matched": sum(by_reason.values()),
+                "matched_visitors": matched_visitors[rule],
+                "shown": sum(hour[rule] for hour in self.shown_by_hour),
+                "shown_visitors": shown_visitors[rule],
+                "matched_by_hour": [hour[rule] for hour in self.matched_by_hour],
+                "shown_by_hour": [hour[rule] for hour in self.shown_by_hour],
+                "outcomes": by_reason,
+                "lost_to": dict(lost_to.get(rule, Counter()).most_common()),
+                "buyers": buyers[rule], "revenue": self.revenue[rule],
+            }
+
         return {
             "events": self.events, "reports": self.reports, "purchases": self.purchases,
-            "visitors": len(self.visitors), "first": self.first, "last": self.last,
+            "visitors": len(visitors), "first": self.first, "last": self.last,
             "sent": {"live": self.sent_before, "draft": self.sent_after},
-            "changed_events": self.changed, "fatigued": fatigued,
-            "rules": [self._rule_json(rule.id, settings) for rule in draft.ruleset.rules],
+            "changed_events": self.changed,
+            "fatigued": sum(n for (_, reason), n in self.outcomes.items()
+                            if reason is Reason.FATIGUED),
+            "rules": [figures(rule.id) for rule in draft.ruleset.rules],
             "live_rules": [self._live_json(rule, draft) for rule in sorted(self.live)],
             "buyers_note": "buyers: visitors the rule was shown to who bought within the "
                            "attribution window after; a baseline, not a causal estimate",
-        }
-
-    def _rule_json(self, rule: str, settings: Settings) -> dict[str, Any]:
-        f = self.rules.get(rule) or RuleFigures()
-        return {
-            "rule": rule, "new": rule not in settings.live_rules,
-            "matched": f.matched, "matched_visitors": len(f.matched_visitors),
-            "shown": f.shown, "shown_visitors": len(f.shown_visitors),
-            "matched_by_hour": f.matched_by_hour, "shown_by_hour": f.shown_by_hour,
-            "outcomes": {str(reason): n for reason, n in sorted(f.outcomes.items())},
-            "lost_to": dict(f.lost_to.most_common()),
-            "buyers": len(f.buyers), "revenue": f.revenue,
         }
 
     def _live_json(self, rule: str, draft: ActiveRules) -> dict[str, Any]:
@@ -156,6 +164,9 @@ class Replay:
         self._sent_live: set[str] = set()  # nonces of live actions of the window
         self._sent_draft: set[str] = set()  # nonces of the draft's actions the live sent too
 
+    def result(self) -> dict[str, Any]:
+        return self.forecast.as_json(self.draft, self.settings, self._visitors)
+
     def feed(self, entries: Iterable[Evaluated | Reported | Purchased | Merged]) -> None:
         for entry in entries:
             if isinstance(entry, Evaluated):
@@ -173,7 +184,6 @@ class Replay:
         if forecast.first is None:
             forecast.first = e.now
         forecast.last = e.now
-        forecast.visitors.add(e.key)
         visitor = self._visitors.get(e.key)
         if visitor is None:
             visitor = self._visitors[e.key] = _Visitor(dict(e.caps), dict(e.fatigue))
@@ -207,19 +217,14 @@ class Replay:
     def _count(self, decision: Decision, e: Evaluated, visitor: _Visitor, hour: int,
                day: str) -> None:
         forecast = self.forecast
-        for rule, reason in zip(decision.matched, decision.reasons, strict=True):
-            figures = forecast.rule(rule)
-            figures.matched += 1
-            figures.matched_visitors.add(e.key)
-            figures.matched_by_hour[hour] += 1
-            figures.outcomes[reason] += 1
-            if reason is Reason.LOST_TO:
-                figures.lost_to[decision.winners[rule]] += 1
+        matched = decision.matched
+        forecast.outcomes.update(zip(matched, decision.reasons, strict=True))
+        forecast.matched_by_hour[hour].update(matched)
+        visitor.matched.update(matched)
+        if decision.winners:
+            forecast.lost_to.update(decision.winners.items())
         for action in decision.actions:
-            figures = forecast.rule(action.rule)
-            figures.shown += 1
-            figures.shown_visitors.add(e.key)
-            figures.shown_by_hour[hour] += 1
+            forecast.shown_by_hour[hour][action.rule] += 1
             visitor.shown[action.rule] = e.now
             if action.rule in e.sent:
                 self._sent_draft.add(action.id)  # its recorded reports will count
@@ -271,9 +276,8 @@ class Replay:
         window = self.settings.attribution
         for rule, at in visitor.shown.items():
             if 0 <= p.now - at <= window:
-                figures = self.forecast.rule(rule)
-                figures.buyers.add(p.key)
-                figures.revenue += p.amount
+                visitor.bought_after.add(rule)
+                self.forecast.revenue[rule] += p.amount
 
     def merged(self, m: Merged) -> None:
         anonymous, member = self._visitors.get(m.anonymous), self._visitors.get(m.key)
@@ -284,3 +288,5 @@ class Replay:
             member.caps.setdefault(rule, cap)  # the member's own cap wins, as stored
         for rule, at in anonymous.shown.items():
             member.shown[rule] = max(at, member.shown.get(rule, at))
+        member.matched.update(anonymous.matched)
+        member.bought_after.update(anonymous.bought_after)

@@ -22,7 +22,7 @@ from engine.forecast import worker
 from engine.forecast.replay import Settings
 from engine.matcher import MatcherLike
 from engine.runtime.site import LiveSite
-from engine.store.base import Recording, Store
+from engine.store.base import Recording, Store, StoreUnavailable
 
 PAGE = 5_000  # entries read from the store at a time
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
@@ -82,8 +82,9 @@ def _context() -> Any:
 
 class Forecasts:
     def __init__(self, store: Store, matcher_class: type[MatcherLike], per_site: int,
-                 max_entries: int) -> None:
+                 max_entries: int, redis_url: str | None = None) -> None:
         self.store = store
+        self.redis_url = redis_url  # the worker reads there itself
         self.matcher_class = matcher_class
         self.per_site = per_site
         self.max_entries = max_entries
@@ -122,44 +123,60 @@ class Forecasts:
         if self._context is None:
             self._context = _context()
         ours, theirs = self._context.Pipe()
+        estimate = _estimate(span, since, until)
+        reading = worker.Reading(self.redis_url, site_id, since, until, self.max_entries,
+                                 estimate) if self.redis_url else None
         process = self._context.Process(
             target=worker.work, args=(theirs, source, f"{site_id}.yaml", self.matcher_class,
-                                      settings), daemon=True, name=f"ondo-forecast-{site_id}")
+                                      settings, reading),
+            daemon=True, name=f"ondo-forecast-{site_id}")
         process.start()
         theirs.close()
+        answer = asyncio.create_task(_answer(ours, progress))
         try:
-            await _send(ours, ("layouts", await recordings.layouts(site_id)))
-            read, after = 0, ""
-            while True:
-                page = await recordings.page(site_id, since, until, after, PAGE)
-                if not page:
-                    break
-                read += len(page)
-                if read > self.max_entries:
-                    raise TooManyEntries(self.max_entries)
-                await _send(ours, ("entries", [blob for _, blob in page]))
-                after = page[-1][0]
-                if progress is not None:
-                    progress("reading", read, max(read, span.entries))
-            await _send(ours, ("end",))
-            while True:
-                message = await _receive(ours)
-                if message[0] == "progress":
-                    if progress is not None:
-                        progress("replaying", message[1], message[2])
-                elif message[0] == "done":
-                    result: dict[str, Any] = message[1]
-                    break
-                else:
-                    raise WorkerFailed(str(message[1]))
+            if reading is None:
+                await self._feed(ours, answer, site_id, since, until, estimate)
+            result = await answer
         finally:
-            ours.close()
+            if not answer.done():
+                process.kill()  # its pipe closes: the answer's reader stops
+            with contextlib.suppress(ForecastError, WorkerFailed, StoreUnavailable,
+                                     asyncio.CancelledError):
+                await answer
             await asyncio.to_thread(_end, process)
+            ours.close()
         elapsed = time.perf_counter() - started
         return {"site": site_id, "timezone": site.config.timezone,
                 "window": {"since": since, "until": until},
                 "recording": span.as_json(), "elapsed_seconds": round(elapsed, 3),
                 "live_version": live.version if live is not None else None, **result}
+
+
+    async def _feed(self, ours: Connection, answer: asyncio.Task[dict[str, Any]], site: str,
+                    since: float, until: float, estimate: int) -> None:
+        """Send the window to the worker page by page (a store it cannot reach
+        itself). Pages go out as the worker takes them (a full pipe holds the
+        sender), and it replays each as it comes."""
+        recordings = self.store.recordings
+        await _send(ours, ("layouts", await recordings.layouts(site), estimate))
+        read, after = 0, ""
+        while not answer.done() and (page := await recordings.page(site, since, until, after,
+                                                                   PAGE)):
+            read += len(page)
+            if read > self.max_entries:
+                raise TooManyEntries(self.max_entries)
+            await _send(ours, ("entries", [blob for _, blob in page]))
+            after = page[-1][0]
+        if not answer.done():  # else the worker failed: its answer says why
+            await _send(ours, ("end",))
+
+
+def _estimate(span: Recording, since: float, until: float) -> int:
+    """Entries in the window, guessed from the recording's span (for progress)."""
+    if span.first is None or span.last is None or span.last <= span.first:
+        return span.entries
+    covered = min(until, span.last) - max(since, span.first)
+    return max(1, int(span.entries * min(1.0, max(0.0, covered) / (span.last - span.first))))
 
 
 async def _send(conn: Connection, message: Any) -> None:
@@ -170,11 +187,24 @@ async def _send(conn: Connection, message: Any) -> None:
         raise WorkerFailed(f"the forecast worker is gone: {exc}") from exc
 
 
-async def _receive(conn: Connection) -> Any:
-    try:
-        return await asyncio.to_thread(conn.recv)
-    except (EOFError, OSError) as exc:
-        raise WorkerFailed("the forecast worker ended without an answer") from exc
+async def _answer(conn: Connection, progress: Progress | None) -> dict[str, Any]:
+    """The worker's answer, its progress passed on meanwhile."""
+    while True:
+        try:
+            message = await asyncio.to_thread(conn.recv)
+        except (EOFError, OSError) as exc:
+            raise WorkerFailed("the forecast worker ended without an answer") from exc
+        if message[0] == "progress":
+            if progress is not None:
+                progress("replaying", message[1], message[2])
+        elif message[0] == "done":
+            return message[1]  # type: ignore[no-any-return]
+        elif message[0] == "too_many":
+            raise TooManyEntries(int(message[1]))
+        elif message[0] == "unavailable":
+            raise StoreUnavailable(str(message[1]))
+        else:
+            raise WorkerFailed(str(message[1]))
 
 
 def _end(process: Any) -> None:

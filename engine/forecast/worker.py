@@ -1,19 +1,29 @@
-"""The forecast worker: a child process that decodes recorded entries as
-they arrive over a pipe, then replays the draft over them.
+"""The forecast worker: a child process that replays a draft over recorded
+entries as they arrive over a pipe, in the order they were recorded.
 
-A replay is a few seconds of pure CPU: in the engine's own process it would
-hold the interpreter from the event loop and slow live traffic. The worker
-compiles the draft itself, so only text and bytes cross the pipe.
+A replay is seconds of pure CPU: in the engine's own process it would hold
+the interpreter from the event loop and slow live traffic. The worker
+compiles the draft itself, so only text and bytes cross the pipe, and it
+decodes each entry just before replaying it: its memory is the visitors'
+delivery state, never the window.
 
-Messages in: ("layouts", {id: names}), ("entries", [bytes, ...])..., ("end",).
-Out: ("progress", done, total)..., then ("done", forecast JSON) or
-("error", message).
+On the engine's Redis the worker reads the window itself (``Reading``): the
+engine's event loop only waits for the answer. Otherwise (the in-memory
+store of tests) the engine sends it: ("layouts", {id: names}, total),
+("entries", [bytes, ...])..., ("end",). Out: ("progress", done, total)...,
+then ("done", forecast JSON), or ("too_many", limit), ("unavailable",
+message), ("error", message).
 """
 
 from __future__ import annotations
 
-import operator
+import asyncio
+import contextlib
+import gc
+import os
 import traceback
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -22,52 +32,130 @@ from engine.forecast.recording import Entry, UnknownLayout, decode
 from engine.forecast.replay import Replay, Settings
 from engine.matcher import MatcherLike
 from engine.runtime.site import ActiveRules
-from engine.store.base import source_version
+from engine.store.base import StoreUnavailable, source_version
+from engine.store.redis import RedisStore
 
-STEP = 20_000  # entries replayed between two progress messages
+PAGE = 5_000  # entries read from the store at a time
 
 
-def replay_entries(source: str, filename: str, matcher_class: type[MatcherLike],
-                   settings: Settings, entries: list[Entry],
-                   progress: Any = None) -> dict[str, Any]:
-    """The forecast of a draft's text over decoded entries (any order)."""
+def draft_rules(source: str, filename: str, matcher_class: type[MatcherLike]) -> ActiveRules:
     compiled = rules.check(source, filename)
     if compiled.ruleset is None:
         raise ValueError("the draft has errors")
-    draft = ActiveRules.build(compiled.ruleset, matcher_class, source_version(source), source)
-    entries.sort(key=operator.attrgetter("now"))  # stable: ties keep their recorded order
+    return ActiveRules.build(compiled.ruleset, matcher_class, source_version(source), source)
+
+
+@contextlib.contextmanager
+def collecting_later() -> Iterator[None]:
+    """No cyclic garbage collection while replaying: a replay makes millions
+    of short-lived containers and no cycles, and the collector's passes over
+    the visitors' state would cost more than the replay itself."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def replay_entries(source: str, filename: str, matcher_class: type[MatcherLike],
+                   settings: Settings, entries: Iterable[Entry]) -> dict[str, Any]:
+    """The forecast of a draft's text over entries in their recorded order."""
+    draft = draft_rules(source, filename, matcher_class)
     replay = Replay(draft, settings)
-    for start in range(0, len(entries), STEP):
-        replay.feed(entries[start:start + STEP])
-        if progress is not None:
-            progress(min(start + STEP, len(entries)), len(entries))
-    return replay.forecast.as_json(draft, settings)
+    with collecting_later():
+        replay.feed(entries)
+    return replay.result()
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """Where the worker reads the window itself: the engine's Redis."""
+
+    url: str
+    site: str
+    since: float
+    until: float
+    limit: int  # the most entries one forecast replays
+    total: int  # entries expected (for progress)
+
+
+class TooMany(Exception):
+    pass
+
+
+async def _read(conn: Connection, replay: Replay, reading: Reading) -> int:
+    """Read the window page by page and replay each; the entries unreadable."""
+    store = RedisStore(reading.url)
+    unreadable = done = 0
+    try:
+        recordings = store.recordings
+        layouts = await recordings.layouts(reading.site)
+        after = ""
+        while page := await recordings.page(reading.site, reading.since, reading.until,
+                                            after, PAGE):
+            done += len(page)
+            if done > reading.limit:
+                raise TooMany
+            unreadable += _replay(replay, [blob for _, blob in page], layouts)
+            after = page[-1][0]
+            conn.send(("progress", done, max(done, reading.total)))
+    finally:
+        await store.close()
+    return unreadable
+
+
+def _replay(replay: Replay, blobs: list[bytes], layouts: dict[str, list[str]]) -> int:
+    entries = []
+    unreadable = 0
+    for blob in blobs:
+        try:
+            entries.append(decode(blob, layouts))
+        except (UnknownLayout, ValueError, TypeError):
+            unreadable += 1
+    replay.feed(entries)
+    return unreadable
 
 
 def work(conn: Connection, source: str, filename: str, matcher_class: type[MatcherLike],
-         settings: Settings) -> None:
+         settings: Settings, reading: Reading | None = None) -> None:
+    # Live traffic first: on a machine where the engine shares this core, the
+    # replay takes what the engine leaves.
+    os.nice(19)
+    gc.disable()  # the process ends with the replay (collecting_later)
     try:
+        draft = draft_rules(source, filename, matcher_class)
+        replay = Replay(draft, settings)
+        if reading is not None:
+            try:
+                unreadable = asyncio.run(_read(conn, replay, reading))
+            except TooMany:
+                conn.send(("too_many", reading.limit))
+                return
+            result = replay.result()
+            result["unreadable"] = unreadable
+            conn.send(("done", result))
+            return
         layouts: dict[str, list[str]] = {}
-        entries: list[Entry] = []
-        unreadable = 0
+        total = done = unreadable = 0
         while True:
             message = conn.recv()
             if message[0] == "layouts":
-                layouts = message[1]
+                layouts, total = message[1], message[2]
             elif message[0] == "entries":
-                for blob in message[1]:
-                    try:
-                        entries.append(decode(blob, layouts))
-                    except (UnknownLayout, ValueError, TypeError):
-                        unreadable += 1
+                unreadable += _replay(replay, message[1], layouts)
+                done += len(message[1])
+                conn.send(("progress", done, max(done, total)))
             else:
                 break
-        result = replay_entries(source, filename, matcher_class, settings, entries,
-                                lambda done, total: conn.send(("progress", done, total)))
+        result = replay.result()
         result["unreadable"] = unreadable
         conn.send(("done", result))
     except (EOFError, BrokenPipeError):
         return  # the engine gave up on this forecast
+    except StoreUnavailable as exc:
+        conn.send(("unavailable", str(exc)))
     except Exception as exc:  # sent to the engine, which logs it and answers 500
         conn.send(("error", f"{exc!r}\n{traceback.format_exc()}"))
     finally:

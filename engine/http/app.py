@@ -78,7 +78,8 @@ def create_app(config: Config, redis_url: str | None = None, *, clock: Clock | N
                      pipeline=Pipeline(store, metrics, counters, recorder), matcher_class=cls,
                      connect_limiter=ConnectLimiter(config.limits), recorder=recorder,
                      forecasts=Forecasts(store, cls, config.limits.forecasts_per_site,
-                                         config.limits.forecast_entries))
+                                         config.limits.forecast_entries,
+                                         store.url if isinstance(store, RedisStore) else None))
     if metrics_dir is not None:
         found.shared_metrics = SharedMetrics(metrics_dir, metrics, lambda: counters.totals,
                                              lambda: found.store.errors)

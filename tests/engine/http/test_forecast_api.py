@@ -93,7 +93,8 @@ def test_a_new_rule_takes_the_nudges_place_and_the_api_stream_and_cli_agree(
 
     lines = [json.loads(line) for line in
              forecast(node, DRAFT, progress="1").text.splitlines()]
-    assert {line["progress"]["stage"] for line in lines[:-1]} == {"reading", "replaying"}
+    assert {line["progress"]["stage"] for line in lines[:-1]} == {"replaying"}
+    assert lines[-2]["progress"]["done"] == lines[-2]["progress"]["total"] == 30
     assert without_timing(lines[-1]["forecast"]) == without_timing(plain)
 
     draft = tmp_path / "draft.yaml"
