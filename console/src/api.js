@@ -106,6 +106,15 @@ export function createApi({ fetchImpl, onExpired = () => {} }) {
       return send("PUT", rules(), { text, query: { note }, expect: [422] });
     },
 
+    // What the draft would have done to the traffic recorded since `since`
+    // ("24h", "7d", a date or time in the site's time zone, epoch seconds):
+    // {status: 200, data: the forecast} or {status: 422, data: {error, field,
+    // errors?, warnings?}}: field "body", the draft's problems; "since", the
+    // window (what is recorded is in the error). Other failures throw.
+    async forecast(text, since, until) {
+      return send("POST", rules("/forecast"), { text, query: { since, until }, expect: [422] });
+    },
+
     async explain(request) { return (await send("POST", rules("/explain"), { json: request })).data; },
     async versions() { return (await send("GET", rules("/versions"))).data.versions; },
     async version(version) {

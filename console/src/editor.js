@@ -1,6 +1,7 @@
 // The editor view: the active rule file in CodeMirror, checked by the engine's
 // compiler as the marketer types (problems underlined in place and listed with
-// their hints), explain and a widget preview beside it, and push with a note.
+// their hints), explain and a widget preview beside it, a forecast of the
+// draft over recorded traffic, and push with a note.
 // An unsaved draft survives trips to other views and an expired session.
 import { h, notice, replace, say } from "./dom.js";
 import { createEditor } from "./codeeditor.js";
@@ -8,6 +9,7 @@ import { allProblems, toDiagnostics } from "./lint.js";
 import { clearDraft, loadDraft, saveDraft } from "./draft.js";
 import { explainPanel } from "./explain.js";
 import { createPreview } from "./preview.js";
+import { forecastPanel } from "./forecast.js";
 import { describeError } from "./errors.js";
 import { number, shortVersion } from "./format.js";
 
@@ -34,9 +36,10 @@ export function editorView(ctx) {
   const note = h("input", { id: "push-note", name: "note", maxlength: "200",
     placeholder: t("editor.notePlaceholder") });
   const pushButton = h("button", { type: "submit", class: "primary" }, t("editor.push"));
+  const forecast = forecastPanel(ctx, { text: () => (editor ? editor.text() : null), onRefused: refused });
   const pushForm = h("form", { class: "push" },
     h("div", { class: "field grow" }, h("label", { for: "push-note" }, t("editor.note")), note),
-    pushButton);
+    pushButton, forecast.button);
   pushForm.addEventListener("submit", (event) => {
     event.preventDefault();
     push();
@@ -63,6 +66,14 @@ export function editorView(ctx) {
       d.hint ? h("p", { class: "problem-hint" }, t("editor.hint", { hint: d.hint })) : null))
       : h("li", { class: "muted" }, t("editor.noProblems")));
     return diagnostics;
+  }
+
+  // A draft the engine refused (push, forecast): its problems in place.
+  function refused(data) {
+    if (!editor) return;
+    const problems = allProblems(data);
+    editor.show(showProblems(problems.length ? problems
+      : [{ line: 1, column: 1, message: data.error || "", severity: "error" }]));
   }
 
   async function lint(text) {
@@ -94,6 +105,7 @@ export function editorView(ctx) {
     say(pushMessage, "");
     if (saveTimer) ctx.win.clearTimeout(saveTimer);
     saveTimer = ctx.win.setTimeout(keepDraft, DRAFT_SAVE_MS);
+    forecast.edited(editor.text());
     const dirty = !base || editor.text() !== base.text;
     discard.hidden = !dirty || !base;
   }
@@ -121,10 +133,7 @@ export function editorView(ctx) {
       const reply = await api.push(text, note.value.trim());
       if (!alive) return;
       if (reply.status === 422) {
-        const problems = allProblems(reply.data);
-        const diagnostics = showProblems(problems.length ? problems
-          : [{ line: 1, column: 1, message: reply.data.error || "", severity: "error" }]);
-        editor.show(diagnostics);
+        refused(reply.data);
         say(pushMessage, t("editor.refused"), "error");
         return;
       }
@@ -178,7 +187,8 @@ export function editorView(ctx) {
         host,
         pushForm, pushMessage,
         h("section", { class: "problems", "aria-labelledby": "problems-title" },
-          h("h3", { id: "problems-title" }, t("editor.problems")), lintStatus, problemsList)),
+          h("h3", { id: "problems-title" }, t("editor.problems")), lintStatus, problemsList),
+        forecast.node),
       h("aside", { class: "editor-side" }, explain.node, preview.node)));
   replace(host, h("p", { class: "loading" }, t("common.loading")));
   return {
@@ -189,6 +199,7 @@ export function editorView(ctx) {
       alive = false;
       if (saveTimer) ctx.win.clearTimeout(saveTimer);
       preview.clear();
+      forecast.destroy();
       if (editor) editor.destroy();
     },
   };

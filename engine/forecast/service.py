@@ -15,8 +15,10 @@ import multiprocessing
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from multiprocessing.connection import Connection
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from engine.forecast import worker
 from engine.forecast.replay import Settings
@@ -39,12 +41,18 @@ class ForecastError(Exception):
 @dataclass
 class OutsideRecording(ForecastError):
     recording: Recording
+    tz: ZoneInfo
 
     def __str__(self) -> str:
-        if not self.recording.entries:
+        first, last = self.recording.first, self.recording.last
+        if not self.recording.entries or first is None or last is None:
             return "nothing is recorded for this site yet (forecast_days may be 0)"
         return "the window holds no recorded traffic; the recording covers " \
-               f"{self.recording.first:.0f} to {self.recording.last:.0f} (epoch seconds)"
+               f"{_local(first, self.tz)} to {_local(last, self.tz)} ({self.tz.key})"
+
+
+def _local(epoch: float, tz: ZoneInfo) -> str:
+    return datetime.fromtimestamp(epoch, tz).strftime("%Y-%m-%d %H:%M")
 
 
 @dataclass
@@ -115,7 +123,7 @@ class Forecasts:
         span = await recordings.span(site_id)
         if not span.entries or span.first is None or span.last is None or \
                 until < span.first or since > span.last + 1:
-            raise OutsideRecording(span)
+            raise OutsideRecording(span, site.config.tz)
         live = site.rules
         settings = Settings(site.config.tz, site.config.attribution,
                             frozenset(live.by_id) if live is not None else frozenset(),

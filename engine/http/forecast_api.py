@@ -21,7 +21,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 import rules
-from engine.forecast.service import ForecastError, WorkerFailed
+from engine.forecast.service import ForecastError, OutsideRecording, WorkerFailed
 from engine.forecast.window import BadWhen, when
 from engine.http.admin import admin_endpoint
 from engine.http.bodies import error, read_body
@@ -34,6 +34,9 @@ log = logging.getLogger("ondo.forecast")
 
 
 def _failure(exc: Exception) -> tuple[int, dict[str, Any]]:
+    if isinstance(exc, OutsideRecording):  # what is available, for the console to offer
+        return exc.status, {"error": str(exc), "field": exc.field,
+                            "recording": exc.recording.as_json()}
     if isinstance(exc, ForecastError):
         return exc.status, {"error": str(exc), "field": exc.field}
     if isinstance(exc, StoreUnavailable):

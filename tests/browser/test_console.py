@@ -1,8 +1,8 @@
 """The marketer's console (/admin/) in a real browser against a real engine:
 sign-in, the overview and rule detail drawn from a scripted shopping journey,
-the editor's in-place errors, push (served live to a connected visitor),
-rollback, CSRF, marketer HTML shown as text, an expired session keeping the
-draft, and no console errors anywhere.
+the editor's in-place errors, push (served live to a connected visitor), a
+draft's forecast over recorded traffic, rollback, CSRF, marketer HTML shown as
+text, an expired session keeping the draft, and no console errors anywhere.
 
 One engine (and one journey) serves the whole module; each test has its own
 browser context, so its own cookie and storage."""
@@ -436,6 +436,52 @@ def test_explain_shows_per_rule_why_and_previews_the_real_widget(tab: ConsolePag
     page.get_by_label("프로필 JSON").fill('{"visit_cnt": 3}')
     page.get_by_role("button", name="설명 실행").click()
     expect(page.locator(".explain .notice[role=alert]")).to_contain_text("visit_cnt")
+    tab.assert_clean()
+
+
+SALE = """  - id: summer-sale
+    if: visit_count >= 1
+    do: { widget: push_note, title: 여름 세일, body: 전 상품 20% 할인 }
+    priority: 100
+"""
+
+
+def test_forecast_shows_what_the_draft_would_have_done_to_recorded_traffic(
+        tab: ConsolePage) -> None:
+    push(tab.shop, RULES, note="예측 기준")
+    # Recorded traffic: the live rule is sent to its treated half.
+    sent = [_visit(tab.shop, f"forecast-{n:02}") for n in range(12)]
+    assert any(sent)
+    page = tab.page
+    tab.signed_in("#/editor")
+    editor = tab.editor()
+    expect(editor).to_contain_text("id: xss")
+    editor.click()
+    page.keyboard.press("Control+End")
+    page.keyboard.insert_text(SALE)  # the same widget kind as the live rule, above it
+    # The compiler warns that it shadows the live rule; the forecast says by how much.
+    expect(page.locator(".lint-status")).to_have_text("오류 0개 · 경고 1개")
+    button = page.get_by_role("button", name="예측", exact=True)
+    button.click()
+    panel = page.locator("section.forecast")
+    sale = panel.locator("tr[data-rule=summer-sale]")
+    # The first forecast starts the worker's process: give it time.
+    expect(sale).to_be_visible(timeout=30_000)
+    expect(sale.locator(".badge.new")).to_have_text("신규")
+    expect(sale.locator("[data-figure=shown]")).to_have_text(re.compile(r"^[1-9][\d,]*$"))
+    expect(panel.locator(f"tr[data-rule={RULE}] .badge.new")).to_have_count(0)
+    expect(panel.locator(f"tr[data-rule={RULE}] [data-lost-to=summer-sale]")).to_contain_text(
+        "summer-sale에 밀림")
+    expect(panel.locator(".forecast-summary")).to_contain_text("이벤트")
+    expect(panel.locator(".buyers-note")).to_contain_text("not a causal estimate")
+    taken = panel.locator(f".forecast-taken li[data-rule={RULE}]")
+    expect(taken.locator(".taken-by")).to_have_text(
+        re.compile(r"^summer-sale이\(가\) 가져감: [1-9][\d,]*$"))
+    expect(button).to_be_enabled()
+    tab.shot("editor-forecast")
+    # An edit after the forecast says the figures are of an older draft.
+    page.keyboard.insert_text("# 바뀐 초안\n")
+    expect(panel.get_by_text("예측한 뒤 초안이 바뀌었습니다.", exact=False)).to_be_visible()
     tab.assert_clean()
 
 

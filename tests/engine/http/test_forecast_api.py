@@ -132,7 +132,9 @@ def test_a_window_without_traffic_says_what_is_recorded(node: Engine) -> None:
     answer = forecast(node, LIVE, since="2026-01-01", until="2026-01-02")
     assert answer.status_code == 422
     assert answer.json()["field"] == "since"
-    assert "the recording covers" in answer.json()["error"]
+    assert "the recording covers 2026-11-18 20:06 to 2026-11-18 20:06 (Asia/Seoul)" in \
+        answer.json()["error"]
+    assert answer.json()["recording"]["entries"] == 5
     bad = forecast(node, LIVE, since="yesterday")
     assert (bad.status_code, bad.json()["field"]) == (422, "since")
     assert "24h" in bad.json()["error"]
