@@ -103,7 +103,7 @@ def site_file(n_rules: int, site: str = "bench", seed: int = 7, live: bool = Tru
                                 re.findall(r"\w+", json.dumps(rule, ensure_ascii=False)))]
         if "fatigue" in recipes:
             merged["fatigue"] = recipes["fatigue"]
-    merged["rules"] += yaml.safe_load(rule_file(n_rules, seed))["rules"]
+    merged["rules"] += yaml.safe_load(rule_file(n_rules, seed))["rules"] or []
     for rule in merged["rules"]:
         if True in rule:  # PyYAML reads the key `on` as YAML 1.1's boolean
             rule["on"] = rule.pop(True)

@@ -67,7 +67,7 @@ class Recorder:
             del pending[:len(pending) - BUFFERED]
 
     def evaluated(self, config: SiteConfig, now: float, key: str, event_id: str,
-                  triggers: tuple[str, ...], held_back: bool, profile: Mapping[str, Any],
+                  triggers: tuple[str, ...], held_back: bool, profile: dict[str, Any],
                   stored: Mapping[str, Any], decision: Decision | None) -> None:
         """One matcher evaluation and what the policy made of it."""
         if not config.forecast_days:
@@ -80,7 +80,8 @@ class Recorder:
                 no_products = tuple(
                     rule for rule, reason in zip(decision.matched, decision.reasons, strict=True)
                     if reason is Reason.NO_RECOMMENDATIONS)
-        self.add(config, Evaluated(now, key, event_id, triggers, held_back, dict(profile),
+        # Encoded at once (``add``): the profile is read now, never kept.
+        self.add(config, Evaluated(now, key, event_id, triggers, held_back, profile,
                                    _raw(stored.get("caps")), _raw(stored.get("fatigue")),
                                    sent, no_products))
 

@@ -105,10 +105,9 @@ def encode(entry: Entry, layout: Layout = LAYOUT) -> bytes:
     """One entry as msgpack; stored caps may still be msgpack bytes (the
     store hands them over undecoded) and are kept so."""
     if isinstance(entry, Evaluated):
-        get = entry.profile.get
         return msgpack.packb(  # type: ignore[no-any-return]
             [EVALUATED, entry.now, entry.key, entry.event_id, list(entry.triggers),
-             entry.held_back, layout.id, [get(name) for name in layout.names], entry.caps,
+             entry.held_back, layout.id, list(map(entry.profile.get, layout.names)), entry.caps,
              entry.fatigue, list(entry.sent), list(entry.no_products)], use_bin_type=True)
     if isinstance(entry, Reported):
         return msgpack.packb(  # type: ignore[no-any-return]
