@@ -5,7 +5,8 @@ Entries are encoded when they happen and written to the store a few times a
 second in one call per site: a recording must cost the event path neither a
 round trip nor a Redis command. An outage keeps them for the next flush, up
 to ``BUFFERED`` per site; beyond that the oldest are dropped and counted
-(``dropped``): a forecast may miss some traffic, an event is never slowed.
+(``ondo_recording_dropped_total``): a forecast may miss some traffic, an event
+is never slowed.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from engine.forecast.recording import (
 )
 from engine.runtime.clock import Clock
 from engine.runtime.config import SiteConfig
+from engine.runtime.metrics import Metrics
 from engine.store.base import Store, StoreUnavailable
 
 log = logging.getLogger("ondo.recorder")
@@ -46,13 +48,13 @@ def _raw(value: Any) -> dict[str, Any]:
 
 
 class Recorder:
-    def __init__(self, store: Store, interval: float = INTERVAL) -> None:
+    def __init__(self, store: Store, metrics: Metrics | None = None,
+                 interval: float = INTERVAL) -> None:
         self.store = store
+        self.metrics = metrics or Metrics()  # recorded and dropped entries
         self.interval = interval
         self._pending: dict[str, list[tuple[float, bytes]]] = {}
         self._configs: dict[str, SiteConfig] = {}
-        self.recorded = 0  # entries written since start
-        self.dropped = 0  # entries lost to a long outage
 
     def add(self, config: SiteConfig, entry: Entry) -> None:
         if not config.forecast_days or not sampled(entry.key, config.forecast_sample):
@@ -63,7 +65,7 @@ class Recorder:
             self._configs[config.id] = config
         pending.append((entry.now, encode(entry)))
         if len(pending) > BUFFERED:
-            self.dropped += len(pending) - BUFFERED
+            self.metrics.recording_dropped += len(pending) - BUFFERED
             del pending[:len(pending) - BUFFERED]
 
     def evaluated(self, config: SiteConfig, now: float, key: str, event_id: str,
@@ -112,7 +114,7 @@ class Recorder:
                 await self.store.recordings.append(
                     config.id, entries, (LAYOUT.id, LAYOUT.as_json()),
                     now - config.forecast_days * 86_400.0, config.forecast_entries)
-                self.recorded += len(entries)
+                self.metrics.recorded += len(entries)
             except StoreUnavailable:
                 log.warning("recordings of %s kept for later: storage unavailable", config.id)
                 self._requeue(config.id, entries)
@@ -121,7 +123,7 @@ class Recorder:
         pending = self._pending.setdefault(site, [])
         pending[:0] = entries
         if len(pending) > BUFFERED:
-            self.dropped += len(pending) - BUFFERED
+            self.metrics.recording_dropped += len(pending) - BUFFERED
             del pending[:len(pending) - BUFFERED]
 
     async def run(self, stop: asyncio.Event, clock: Clock) -> None:

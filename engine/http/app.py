@@ -72,7 +72,7 @@ def create_app(config: Config, redis_url: str | None = None, *, clock: Clock | N
     cls = matcher_class(config.pure_python)
     metrics = Metrics(matcher=implementation(cls))
     counters = Counters(store)
-    recorder = Recorder(store)
+    recorder = Recorder(store, metrics)
     found = Services(config=config, sites=load_sites(config, cls), store=store,
                      clock=clock or SystemClock(), metrics=metrics, counters=counters,
                      pipeline=Pipeline(store, metrics, counters, recorder), matcher_class=cls,

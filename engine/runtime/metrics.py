@@ -66,6 +66,8 @@ class Metrics:
     pauses: dict[str, Histogram] = field(default_factory=dict)  # engine/runtime/stalls.py
     connections: int = 0
     forged_identities: int = 0
+    recorded: int = 0  # entries written for forecasts (engine/forecast/recorder.py)
+    recording_dropped: int = 0  # entries lost to a long storage outage
     matcher: str = "cython"
     rates: SiteRates = field(default_factory=SiteRates)
 
@@ -104,6 +106,9 @@ class Metrics:
             f"ondo_redis_errors_total {store_errors}",
             "# TYPE ondo_forged_identify_total counter",
             f"ondo_forged_identify_total {self.forged_identities}",
+            "# TYPE ondo_recorded_total counter", f"ondo_recorded_total {self.recorded}",
+            "# TYPE ondo_recording_dropped_total counter",
+            f"ondo_recording_dropped_total {self.recording_dropped}",
             "# TYPE ondo_process_id gauge", f"ondo_process_id {os.getpid()}",
             "# TYPE ondo_gc_threshold gauge",
             *(f'ondo_gc_threshold{{generation="{g}"}} {n}'

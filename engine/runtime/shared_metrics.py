@@ -35,6 +35,7 @@ def snapshot(metrics: Metrics, totals: Totals, store_errors: int) -> dict[str, A
         "stages": {k: _histogram(h) for k, h in metrics.stages.items()},
         "pauses": {k: _histogram(h) for k, h in metrics.pauses.items()},
         "connections": metrics.connections, "forged": metrics.forged_identities,
+        "recorded": metrics.recorded, "recording_dropped": metrics.recording_dropped,
         "rules": [[site, name, n] for (site, name), n in totals.items()],
         "store_errors": store_errors,
     }
@@ -60,6 +61,8 @@ def merge(own: Metrics, snapshots: list[dict[str, Any]]) -> tuple[Metrics, Count
                 hist.n += data["n"]
         out.connections += snap["connections"]
         out.forged_identities += snap["forged"]
+        out.recorded += snap.get("recorded", 0)  # an older worker's snapshot has none
+        out.recording_dropped += snap.get("recording_dropped", 0)
         totals.update({(site, name): n for site, name, n in snap["rules"]})
         errors += snap["store_errors"]
     return out, totals, errors

@@ -78,6 +78,8 @@ def test_the_live_file_as_a_draft_forecasts_what_the_visitors_received(node: Eng
     nudge = {r["rule"]: r for r in result["rules"]}["first-visit-signup-nudge"]
     assert (nudge["shown"], nudge["shown_visitors"], nudge["new"]) == (6, 6, False)
     assert result["timezone"] == "Asia/Seoul"
+    metrics = httpx.get(f"{node.url}/metrics").text
+    assert "ondo_recorded_total 30" in metrics and "ondo_recording_dropped_total 0" in metrics
 
 
 def test_a_new_rule_takes_the_nudges_place_and_the_api_stream_and_cli_agree(
