@@ -44,7 +44,7 @@ import rules
 from bench.load import ORIGIN, _pin_process, drive, server
 from bench.matcher import RESULTS, machine
 from bench.workload import site_file, sites_toml
-from engine.forecast.recording import LAYOUT, Entry, Merged, decode, encode
+from engine.forecast.recording import LAYOUT, Entry, Evaluated, Merged, decode, encode
 from engine.forecast.replay import Settings
 from engine.forecast.worker import replay_entries
 from engine.matcher import matcher_class
@@ -157,6 +157,16 @@ def main(argv: list[str] | None = None) -> int:
                 used = client.memory_usage(key, samples=0) or 0
                 out["bytes_per_entry"] = used / max(1, client.xlen(key))
                 out["blob_bytes"] = statistics.mean(len(b) for b in blobs)
+                # What recording adds to the event path: encoding one evaluation
+                # (the recorder's own call; the write is one call per flush).
+                evaluations = [e for e in recorded if isinstance(e, Evaluated)][:20_000]
+                encode_s = []
+                for _ in range(5):
+                    started = time.perf_counter()
+                    for entry in evaluations:
+                        encode(entry)
+                    encode_s.append((time.perf_counter() - started) / len(evaluations))
+                out["encode_us"] = statistics.median(encode_s) * 1e6
                 print(f"copying the recording up to {args.events:,} entries", file=sys.stderr)
                 extra = [(e.now, encode(e)) for e in copies(recorded, args.events)]
                 append(embedded.url, extra)
@@ -245,6 +255,7 @@ def render(r: dict[str, Any], args: argparse.Namespace) -> str:
         f"| storage per entry in Redis (MEMORY USAGE / XLEN) | {r['bytes_per_entry']:.0f} B "
         f"(entry {r['blob_bytes']:.0f} B) |",
         f"| storage per million events | {r['bytes_per_entry'] * 1e6 / 2**20:.0f} MiB |",
+        f"| recording on the event path: encoding one evaluation | {r['encode_us']:.1f} µs |",
         f"| decode, one core | {r['entries'] / r['decode_s']:,.0f} entries/s |",
         f"| replay after decoding (match + delivery policy), one core | "
         f"{replay_rate:,.0f} entries/s |",
