@@ -163,6 +163,7 @@ class Replay:
         self._visitors: dict[str, _Visitor] = {}
         self._sent_live: set[str] = set()  # nonces of live actions of the window
         self._sent_draft: set[str] = set()  # nonces of the draft's actions the live sent too
+        self._ctx = Context("", "", 0.0, self.tz, 1, login_url=settings.login_url, today="-")
 
     def result(self) -> dict[str, Any]:
         return self.forecast.as_json(self.draft, self.settings, self._visitors)
@@ -195,9 +196,12 @@ class Replay:
         shown: list[str] = []
         decision: Decision | None = None
         if matched:
-            ctx = Context(e.key, e.event_id, e.now, self.tz,
-                          int(profile.get("visit_count", 1) or 1), bool(profile.get("is_member")),
-                          self.settings.login_url, local.day, e.held_back)
+            # One Context, refilled: the policy reads it and keeps nothing of it.
+            ctx = self._ctx
+            ctx.visitor, ctx.event_id, ctx.now, ctx.today, ctx.held_back = \
+                e.key, e.event_id, e.now, local.day, e.held_back
+            ctx.visit = int(profile.get("visit_count", 1) or 1)
+            ctx.is_member = bool(profile.get("is_member"))
             decision = deliver(self.draft.policy, matched, profile, visitor.caps,
                                visitor.fatigue, ctx)
             if e.no_products:
