@@ -82,16 +82,6 @@ def profile_view(rules: ActiveRules, site: LiveSite, stored: Mapping[str, Any],
     return flat_profile(stored, now, local, clock=clock, cart_period=site.config.cart_period)
 
 
-def match(rules: ActiveRules, profile: Mapping[str, Any], triggers: tuple[str, ...]
-          ) -> list[str]:
-    """The rules of any of ``triggers`` that match, in priority order."""
-    if len(triggers) == 1:
-        return rules.matcher.match(profile, triggers[0])
-    found = {rule for trigger in triggers for rule in rules.matcher.match(profile, trigger)}
-    by_id = rules.by_id
-    return sorted(found, key=lambda r: (-by_id[r].priority, by_id[r].index))
-
-
 def _remembers(exposures: object, rule: str, label: str, now: float) -> bool:
     if not isinstance(exposures, Mapping):
         return False
@@ -125,7 +115,7 @@ class Pipeline:
         profile = profile_view(rules, site, stored, now)
         if facts:
             profile.update(facts)
-        matched = match(rules, profile, triggers)
+        matched = rules.match(profile, triggers)
         self.metrics.stage("match", time.perf_counter() - matched_at)
         if not matched:
             self.recorder.evaluated(site.config, now, key, event_id, triggers,

@@ -141,15 +141,6 @@ class Forecast:
                 "lost_for": {str(k): n for k, n in f.lost_for.most_common()}}
 
 
-def _match(draft: ActiveRules, profile: Mapping[str, Any], triggers: tuple[str, ...]
-           ) -> list[str]:
-    if len(triggers) == 1:
-        return draft.matcher.match(profile, triggers[0])
-    found = {rule for trigger in triggers for rule in draft.matcher.match(profile, trigger)}
-    by_id = draft.by_id
-    return sorted(found, key=lambda r: (-by_id[r].priority, by_id[r].index))
-
-
 class Replay:
     """A draft replayed entry by entry; entries must come in time order."""
 
@@ -192,7 +183,7 @@ class Replay:
         clock = self.clock.at(e.now)
         profile["hour_of_day"], profile["weekday"] = clock.hour, clock.weekday
         local = self.site.at(e.now) if self.clock is not self.site else clock
-        matched = _match(self.draft, profile, e.triggers)
+        matched = self.draft.match(profile, e.triggers)
         shown: list[str] = []
         decision: Decision | None = None
         if matched:

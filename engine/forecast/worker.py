@@ -92,14 +92,21 @@ async def _read(conn: Connection, replay: Replay, reading: Reading) -> int:
     try:
         recordings = store.recordings
         layouts = await recordings.layouts(reading.site)
-        after = ""
-        while page := await recordings.page(reading.site, reading.since, reading.until,
-                                            after, PAGE):
+
+        def fetch(after: str) -> asyncio.Task[list[tuple[str, bytes]]]:
+            return asyncio.ensure_future(recordings.page(reading.site, reading.since,
+                                                         reading.until, after, PAGE))
+
+        upcoming = fetch("")
+        while page := await upcoming:
             done += len(page)
             if done > reading.limit:
                 raise TooMany
+            # The next page is asked for before this one is replayed: Redis
+            # reads it while this process replays.
+            upcoming = fetch(page[-1][0])
+            await asyncio.sleep(0)
             unreadable += _replay(replay, [blob for _, blob in page], layouts)
-            after = page[-1][0]
             conn.send(("progress", done, max(done, reading.total)))
     finally:
         await store.close()

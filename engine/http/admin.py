@@ -21,7 +21,7 @@ import rules
 from engine.delivery.policy import Context, in_schedule, render_action
 from engine.flow.pipeline import decide, profile_view
 from engine.http.auth import authorize
-from engine.http.bodies import error, read_body, read_object
+from engine.http.bodies import RequestError, error, read_body, read_object
 from engine.http.services import Services, services
 from engine.runtime.site import ActiveRules, LiveSite
 from engine.store.base import StoreUnavailable, source_version
@@ -30,6 +30,7 @@ from rules.conditions import did_you_mean
 from rules.errors import ProfileError
 from rules.evaluate import check_value
 from rules.limits import MAX_FILE_BYTES
+from rules.ruleset import Ruleset
 from rules.template import render
 
 Handler = Callable[[Request, LiveSite, Services], Awaitable[Response]]
@@ -55,21 +56,29 @@ def _problems(compiled: rules.Compiled) -> dict[str, Any]:
             "warnings": [p.as_json() for p in compiled.warnings]}
 
 
-@admin_endpoint
-async def put_rules(request: Request, site: LiveSite, found: Services) -> Response:
+async def rule_file(request: Request, site: LiveSite, what: str = "the rule file"
+                    ) -> tuple[str, Ruleset, rules.Compiled]:
+    """The rule file in the body, compiled for this site.
+    RequestError 422 when it is not UTF-8, has errors (the same positioned
+    problems as ``ondo rules check``) or names another site."""
     body = await read_body(request, MAX_FILE_BYTES)
     try:
         source = body.decode("utf-8")
     except UnicodeDecodeError:
-        return error(422, "body", "the rule file must be UTF-8")
+        raise RequestError(422, "body", f"{what} must be UTF-8") from None
     compiled = rules.check(source, f"{site.config.id}.yaml")
     if compiled.ruleset is None:
-        return JSONResponse({"error": "the rule file has errors", "field": "body",
-                             **_problems(compiled)}, status_code=422)
+        raise RequestError(422, "body", f"{what} has errors", **_problems(compiled))
     ruleset = compiled.ruleset
     if ruleset.site != site.config.id:
-        return error(422, "site", f"the file is for site {ruleset.site!r}, not "
-                     f"{site.config.id!r}")
+        raise RequestError(422, "site", f"the file is for site {ruleset.site!r}, "
+                           f"not {site.config.id!r}")
+    return source, ruleset, compiled
+
+
+@admin_endpoint
+async def put_rules(request: Request, site: LiveSite, found: Services) -> Response:
+    source, ruleset, compiled = await rule_file(request, site)
     versions = found.store.versions
     version = source_version(source)
     note = request.query_params.get("note", "")

@@ -20,15 +20,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-import rules
 from engine.forecast.service import ForecastError, OutsideRecording, WorkerFailed
 from engine.forecast.window import BadWhen, when
-from engine.http.admin import admin_endpoint
-from engine.http.bodies import error, read_body
+from engine.http.admin import admin_endpoint, rule_file
+from engine.http.bodies import error
 from engine.http.services import Services
 from engine.runtime.site import LiveSite
 from engine.store.base import StoreUnavailable
-from rules.limits import MAX_FILE_BYTES
 
 log = logging.getLogger("ondo.forecast")
 
@@ -47,20 +45,7 @@ def _failure(exc: Exception) -> tuple[int, dict[str, Any]]:
 
 @admin_endpoint
 async def forecast(request: Request, site: LiveSite, found: Services) -> Response:
-    body = await read_body(request, MAX_FILE_BYTES)
-    try:
-        source = body.decode("utf-8")
-    except UnicodeDecodeError:
-        return error(422, "body", "the rule file must be UTF-8")
-    compiled = rules.check(source, f"{site.config.id}.yaml")
-    if compiled.ruleset is None:
-        return JSONResponse({"error": "the draft has errors", "field": "body",
-                             "errors": [p.as_json() for p in compiled.errors],
-                             "warnings": [p.as_json() for p in compiled.warnings]},
-                            status_code=422)
-    if compiled.ruleset.site != site.config.id:
-        return error(422, "site", f"the file is for site {compiled.ruleset.site!r}, not "
-                     f"{site.config.id!r}")
+    source, _, _ = await rule_file(request, site, "the draft")
     now = found.clock.now()
     window: dict[str, float] = {}
     for name, default in (("since", "24h"), ("until", "0m")):

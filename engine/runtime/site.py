@@ -3,8 +3,10 @@ compiled once and swapped atomically (one reference assignment)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import rules
@@ -61,6 +63,15 @@ class ActiveRules:
                    frozenset(trigger for rule in ruleset.rules if rule.enabled and
                              reads_live(rule) for trigger in rule.triggers),
                    any(rule.action.recommend is not None for rule in ruleset.rules))
+
+
+    def match(self, profile: Mapping[str, Any], triggers: tuple[str, ...]) -> list[str]:
+        """The rules of any of ``triggers`` that match, in priority order."""
+        if len(triggers) == 1:
+            return self.matcher.match(profile, triggers[0])
+        found = {rule for trigger in triggers for rule in self.matcher.match(profile, trigger)}
+        by_id = self.by_id
+        return sorted(found, key=lambda r: (-by_id[r].priority, by_id[r].index))
 
 
 class LiveSite:

@@ -194,6 +194,14 @@ class ConsolePage:
     def editor(self) -> Locator:
         return self.page.locator(".cm-content")
 
+    def type_at_end(self, text: str) -> None:
+        """Type ``text`` at the end of the loaded rule file."""
+        editor = self.editor()
+        expect(editor).to_contain_text("id: xss")
+        editor.click()
+        self.page.keyboard.press("Control+End")
+        self.page.keyboard.insert_text(text)
+
     def shot(self, name: str) -> None:
         ARTIFACTS.mkdir(exist_ok=True)
         size = self.page.viewport_size or {"width": 0, "height": 0}
@@ -454,11 +462,7 @@ def test_forecast_shows_what_the_draft_would_have_done_to_recorded_traffic(
     assert any(sent)
     page = tab.page
     tab.signed_in("#/editor")
-    editor = tab.editor()
-    expect(editor).to_contain_text("id: xss")
-    editor.click()
-    page.keyboard.press("Control+End")
-    page.keyboard.insert_text(SALE)  # the same widget kind as the live rule, above it
+    tab.type_at_end(SALE)  # the same widget kind as the live rule, above it
     # The compiler warns that it shadows the live rule; the forecast says by how much.
     expect(page.locator(".lint-status")).to_have_text("오류 0개 · 경고 1개")
     button = page.get_by_role("button", name="예측", exact=True)
@@ -478,6 +482,15 @@ def test_forecast_shows_what_the_draft_would_have_done_to_recorded_traffic(
     expect(taken.locator(".taken-by")).to_have_text(
         re.compile(r"^summer-sale이\(가\) 가져감: [1-9][\d,]*$"))
     expect(button).to_be_enabled()
+    # The console shows the API's answer for the same draft, figure for figure.
+    answer = admin(tab.shop, "POST", "/rules/forecast", params={"since": "24h"},
+                   content=(RULES + SALE).encode()).json()
+    figures = {r["rule"]: r for r in answer["rules"]}
+    for rule in ("summer-sale", RULE):
+        row = panel.locator(f"tr[data-rule={rule}]")
+        for figure in ("shown", "shown_visitors", "matched_visitors"):
+            expect(row.locator(f"[data-figure={figure}]")).to_have_text(
+                f"{figures[rule][figure]:,}")
     tab.shot("editor-forecast")
     # An edit after the forecast says the figures are of an older draft.
     page.keyboard.insert_text("# 바뀐 초안\n")
@@ -519,11 +532,7 @@ def test_rollback_asks_first_then_switches_the_active_version(tab: ConsolePage) 
 def test_an_expired_session_returns_to_sign_in_and_keeps_the_draft(tab: ConsolePage) -> None:
     page = tab.page
     tab.signed_in("#/editor")
-    editor = tab.editor()
-    expect(editor).to_contain_text("id: xss")
-    editor.click()
-    page.keyboard.press("Control+End")
-    page.keyboard.insert_text("# 저장 전 초안\n")
+    tab.type_at_end("# 저장 전 초안\n")
     page.wait_for_timeout(600)
     # The session ends elsewhere (signed out from another browser).
     csrf = page.request.get(f"{tab.shop.url}/admin/session").json()["csrf"]
