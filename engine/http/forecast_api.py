@@ -39,7 +39,7 @@ def _failure(exc: Exception) -> tuple[int, dict[str, Any]]:
         return exc.status, {"error": str(exc), "field": exc.field}
     if isinstance(exc, StoreUnavailable):
         return 503, {"error": "storage unavailable; try again", "field": "storage"}
-    log.error("a forecast failed: %s", exc)
+    log.error("a forecast failed: %s", exc, exc_info=not isinstance(exc, WorkerFailed))
     return 500, {"error": "the forecast failed; the engine's log says why", "field": "body"}
 
 
@@ -60,7 +60,7 @@ async def forecast(request: Request, site: LiveSite, found: Services) -> Respons
     if request.query_params.get("progress") not in ("1", "true"):
         try:
             return JSONResponse(await run(site, source, window["since"], window["until"]))
-        except (ForecastError, WorkerFailed, StoreUnavailable) as exc:
+        except Exception as exc:  # typed ones are the caller's; the rest logged, a 500
             status, answer = _failure(exc)
             return JSONResponse(answer, status_code=status)
     if found.forecasts.running.get(site.config.id, 0) >= found.forecasts.per_site:
@@ -78,7 +78,7 @@ async def forecast(request: Request, site: LiveSite, found: Services) -> Respons
             try:
                 result = await run(site, source, window["since"], window["until"], progress)
                 queue.put_nowait({"forecast": result})
-            except (ForecastError, WorkerFailed, StoreUnavailable) as exc:
+            except Exception as exc:  # the stream always ends with an answer
                 status, answer = _failure(exc)
                 queue.put_nowait({**answer, "status": status})
 
