@@ -255,7 +255,9 @@ class Replay:
             return  # the draft did not send this action: its report never happens
         visitor = self._visitors.get(r.key)
         if visitor is None:
-            visitor = self._visitors[r.key] = _Visitor({}, {})
+            # Not evaluated yet in the window: the caps recorded with their first
+            # evaluation already count this report (and all before it).
+            return
         if r.what == "shown":
             count_shown(visitor.caps, visitor.fatigue, r.rule, r.visit, r.day, r.now)
         if r.stop:

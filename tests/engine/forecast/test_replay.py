@@ -148,3 +148,31 @@ def test_recording_starts_at_the_window(shop: Shop, day: Day) -> None:
     span = shop.run(shop.store.recordings.span(SITE))
     assert span.entries == len(recorded(shop)) > 0
     assert span.first is not None and DAY_START <= span.first <= (span.last or 0) <= day.until
+
+
+CAPPED = """\
+version: 1
+site: demo-shop
+rules:
+  - id: thrice
+    if: visit_count >= 1
+    do: { widget: push_note, title: "세 번까지" }
+    frequency: { max: 3, per: visitor }
+"""
+
+
+def test_a_window_opening_on_a_report_keeps_the_caps_recorded_with_the_next_event() -> None:
+    from zoneinfo import ZoneInfo
+
+    from engine.forecast.recording import Reported
+
+    # Shown three times before the window; the third show's report opens it.
+    profile = {"visit_count": 4, "page_path": "/", "is_member": False}
+    before = Reported(DAY_START, "v:1", "a" * 12, "thrice", "shown", False, 4, "20261119")
+    capped = Evaluated(DAY_START + 60, "v:1", "e9", ("pageview",), False, dict(profile),
+                       {"thrice": {"n": 3, "sn": 1, "s": 4}}, {}, ())
+    result = replay_entries(CAPPED, "d.yaml", matcher_class(),
+                            Settings(ZoneInfo("Asia/Seoul"), 86_400.0, frozenset({"thrice"})),
+                            [before, capped])
+    assert result["changed_events"] == 0
+    assert result["rules"][0]["outcomes"] == {"capped": 1}
