@@ -159,7 +159,6 @@ class Forecasts:
                 "recording": span.as_json(), "elapsed_seconds": round(elapsed, 3),
                 "live_version": live.version if live is not None else None, **result}
 
-
     async def _feed(self, ours: Connection, answer: asyncio.Task[dict[str, Any]], site: str,
                     since: float, until: float, estimate: int) -> None:
         """Send the window to the worker page by page (a store it cannot reach
