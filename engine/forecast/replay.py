@@ -10,7 +10,8 @@ actions would have left. What the recording cannot know is assumed and said:
 - An action the live engine also sent at that event meets the widget reports
   that were recorded for it (shown, or a click that met ``stop_after``). An
   action only the draft sends is assumed shown at once, and never clicked.
-- A report on an action sent before the window counts as it did live.
+- A report on an action sent before the window counts as it did live (before
+  the visitor's first evaluation in the window, it is in the caps recorded there).
 - A rule that recommends products is assumed to find some, unless live it
   found none at that same event.
 
