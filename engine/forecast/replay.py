@@ -16,7 +16,7 @@ actions would have left. What the recording cannot know is assumed and said:
   found none at that same event.
 
 The invariant that proves the replay right: a draft identical to the live
-ruleset forecasts exactly the actions that were sent (tests/forecast).
+ruleset forecasts exactly the actions that were sent (tests/engine/forecast).
 """
 
 from __future__ import annotations
