@@ -55,6 +55,7 @@ class SiteConfig:
     forecast_days: float = 7.0
     forecast_entries: int = 5_000_000
     forecast_sample: float = 1.0
+    forecast_bytes: int = 256 * 1024 * 1024  # the recording's bytes in Redis; oldest go first
 
     @property
     def tz(self) -> ZoneInfo:
@@ -80,6 +81,12 @@ class Config:
     demo: bool = False  # serve the demo storefront (/demo/) for the site DEMO_SITE
     # Proxies whose X-Forwarded-For gives the client's address (uvicorn's option).
     forwarded_allow_ips: str = "127.0.0.1"
+    # The embedded redis-server's maxmemory in bytes (0: a quarter of the
+    # machine's memory); docs/storage.md says what each key family does when full.
+    redis_maxmemory: int = 0
+    # /metrics: with this SHA-256 of a token, callers need it as a bearer;
+    # without, only loopback clients are answered (docs/scale.md).
+    metrics_token_sha256: str = ""
 
 
 DEMO_SITE = "demo-shop"
@@ -103,9 +110,7 @@ def _site(key: str, raw: dict[str, Any], base: Path) -> SiteConfig:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError, TypeError):
         raise ConfigError(f"{key}.timezone", f"unknown time zone {timezone!r}") from None
-    token = raw.get("admin_token_sha256", "")
-    if token and not re.fullmatch(r"[0-9a-f]{64}", token):
-        raise ConfigError(f"{key}.admin_token_sha256", "the hex SHA-256 of the admin token")
+    token = _token_hash(raw, "admin_token_sha256", key)
     rules = raw.get("rules")
     if rules is not None:
         path = (base / rules).resolve()
@@ -115,7 +120,8 @@ def _site(key: str, raw: dict[str, Any], base: Path) -> SiteConfig:
     known = {"id", "origins", "secret", "admin_token_sha256", "timezone",
              "session_timeout_minutes", "cart_period_days", "login_url", "rules",
              "attribution_hours", "holdback", "goal_event", "stats_retention_days",
-             "live_shards", "forecast_days", "forecast_entries", "forecast_sample"}
+             "live_shards", "forecast_days", "forecast_entries", "forecast_sample",
+             "forecast_megabytes"}
     unknown = set(raw) - known
     if unknown:
         raise ConfigError(f"{key}.{sorted(unknown)[0]}", "unknown key")
@@ -132,7 +138,8 @@ def _site(key: str, raw: dict[str, Any], base: Path) -> SiteConfig:
         live_shards=_whole(raw, "live_shards", key, 1, 1, 64),
         forecast_days=_number(raw, "forecast_days", key, 7, 0, 90),
         forecast_entries=_whole(raw, "forecast_entries", key, 5_000_000, 1_000, 100_000_000),
-        forecast_sample=_number(raw, "forecast_sample", key, 1, 0.001, 1))
+        forecast_sample=_number(raw, "forecast_sample", key, 1, 0.001, 1),
+        forecast_bytes=1024 * 1024 * _whole(raw, "forecast_megabytes", key, 256, 1, 65_536))
 
 
 def _number(raw: dict[str, Any], name: str, key: str, default: float, low: float,
@@ -149,6 +156,13 @@ def _whole(raw: dict[str, Any], name: str, key: str, default: int, low: int,
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise ConfigError(f"{key}.{name}", f"a whole number from {low} to {high}")
     return value
+
+
+def _token_hash(raw: dict[str, Any], name: str, key: str) -> str:
+    token = raw.get(name, "")
+    if token and not (isinstance(token, str) and re.fullmatch(r"[0-9a-f]{64}", token)):
+        raise ConfigError(f"{key}.{name}", "the hex SHA-256 of the token")
+    return str(token)
 
 
 def _goal(raw: dict[str, Any], key: str) -> str | None:
@@ -194,6 +208,9 @@ def load_config(path: Path, **overrides: Any) -> Config:
         "profile_ttl": 86_400.0 * float(server.get("profile_ttl_days", 400)),
         "demo": server.get("demo", False),
         "forwarded_allow_ips": str(server.get("forwarded_allow_ips", "127.0.0.1")),
+        "redis_maxmemory": 1024 * 1024 * _whole(server, "redis_maxmemory_mb", "server", 0, 0,
+                                                16 * 1024 * 1024),
+        "metrics_token_sha256": _token_hash(server, "metrics_token_sha256", "server"),
         "limits": _limits(raw.get("limits", {})),
     }
     values.update({k: v for k, v in overrides.items() if v is not None})

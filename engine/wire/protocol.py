@@ -139,6 +139,19 @@ class Limits:
     console_session: float = 12 * 3600.0  # seconds a console session lasts
     forecast_entries: int = 5_000_000  # recorded entries one forecast replays; over: HTTP 413
     forecasts_per_site: int = 1  # forecasts of one site running at once; over: HTTP 429
+    forecast_seconds: float = 300.0  # one forecast's run; over: stopped, HTTP 422 (since)
+    forecast_memory: int = 1024 * 1024 * 1024  # bytes one forecast's worker may hold; over: 413
+    # Heavy admin work (compiling, validating and explaining rule files, reading
+    # a product feed) runs in worker processes, never on the event loop:
+    jobs_per_site: int = 2  # such jobs of one site at once; over: HTTP 429
+    job_seconds: float = 60.0  # one job; over: stopped, HTTP 422
+    job_memory: int = 1024 * 1024 * 1024  # bytes one job's worker may hold; over: HTTP 413
+    # Every number that comes in has a domain (over: 422 / bad_field naming it):
+    max_amount: int = 100_000_000_000  # won: an order's amount, an item's or product's price
+    max_quantity: int = 100_000  # of one item in a cart or an order
+    # Event properties (`track` props) are stored in the forecast recording:
+    props_bytes: int = 4 * 1024  # one event's props as JSON; over: bad_field data.props
+    visitor_props_bytes: int = 64 * 1024  # recorded per visitor per hour; past it, left out
 
 
 LIMITS = Limits()
