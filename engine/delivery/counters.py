@@ -15,10 +15,11 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 from engine.delivery.attribution import Credit
 from engine.delivery.policy import Decision, Reason
+from engine.stats.report import SQUARES_HIGH, SQUARES_SPLIT
 from engine.store.base import STATS_TTL, Store, StoreUnavailable
 
 log = logging.getLogger("ondo.counters")
@@ -30,6 +31,7 @@ OUTCOMES = frozenset(FIELD_OF.values())
 
 
 SITE = "@site"  # the rule name of the site-wide figures; no rule id can be this
+_LOW = (1 << SQUARES_SPLIT) - 1
 
 
 def field(rule: str, what: str, group: str | None = None) -> str:
@@ -40,8 +42,10 @@ def field(rule: str, what: str, group: str | None = None) -> str:
 
 class Counters:
     def __init__(self, store: Store, interval: float = 1.0,
-                 retention: Mapping[str, float] | None = None) -> None:
+                 retention: Mapping[str, float] | None = None,
+                 on_refused: Callable[[int], None] | None = None) -> None:
         self.store = store
+        self.on_refused = on_refused  # told how many counts the store refused
         self.interval = interval
         self.retention = dict(retention or {})  # site -> seconds its days are kept
         # (site, day) -> name -> profile keys: distinct visitors, not yet written
@@ -80,7 +84,9 @@ class Counters:
         for rule, group in [*((c.rule, c.group) for c in credited), (SITE, site_group)]:
             counts[field(rule, "conversions", group)] += 1
             counts[field(rule, "revenue", group)] += amount
-            counts[field(rule, "revenue_sq", group)] += amount * amount
+            square = amount * amount
+            counts[field(rule, "revenue_sq", group)] += square & _LOW
+            counts[field(rule, SQUARES_HIGH, group)] += square >> SQUARES_SPLIT
             self.seen(site, day, field(rule, "converted", group), visitor)
         for credit in credited:
             if credit.clicked:
@@ -110,13 +116,25 @@ class Counters:
         return iter(list(self._unwritten.items()))
 
     async def flush(self) -> None:
+        """Write what was counted. A storage outage keeps it for the next flush;
+        a count the store refuses (a sum that would leave its 64-bit integers,
+        engine/store/lua/count.lua) is dropped, logged and counted, never kept
+        to fail every flush after it. An unexpected error on one site's day
+        leaves the others written and is raised after them (the supervisor
+        logs it and starts the flush again)."""
+        failed: Exception | None = None
         for (site, day), counts in self._take():
             try:
-                await self.store.count(site, day, counts, self._ttl(site))
+                refused = await self.store.count(site, day, counts, self._ttl(site))
+                if refused:
+                    self._refuse(site, day, counts, refused)
             except StoreUnavailable:
                 # Kept for the next flush: counters are never dropped for an outage.
                 log.warning("counters kept for later: storage unavailable")
                 return
+            except Exception as exc:
+                failed = failed or exc
+                continue
             del self._unwritten[(site, day)]
         seen, self._seen = self._seen, {}
         for (site, day), visitors in seen.items():
@@ -125,6 +143,18 @@ class Counters:
             except StoreUnavailable:
                 for name, keys in visitors.items():  # kept for the next flush
                     self._seen.setdefault((site, day), {}).setdefault(name, set()).update(keys)
+        if failed is not None:
+            raise failed
+
+    def _refuse(self, site: str, day: str, counts: Counter[str], refused: Iterable[str]
+                ) -> None:
+        for name in refused:
+            n = counts[name]
+            if self.on_refused is not None:
+                self.on_refused(n)
+            log.error("the count %s of %s on %s is refused by the store: adding %d would leave "
+                      "its 64-bit integers; dropped (ondo_counts_refused_total)", name, site,
+                      day, n)
 
     def _ttl(self, site: str) -> float:
         return self.retention.get(site, STATS_TTL)

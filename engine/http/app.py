@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import functools
 import hashlib
+import ipaddress
 import json
 import os
 from collections.abc import AsyncIterator
@@ -37,7 +38,7 @@ from engine.http import (
     stats_api,
 )
 from engine.http.beacon import beacon
-from engine.http.bodies import RequestError, request_error
+from engine.http.bodies import RequestError, error, request_error
 from engine.http.gateway import serve_socket
 from engine.http.services import Services, services
 from engine.matcher import implementation, matcher_class
@@ -48,6 +49,7 @@ from engine.runtime.metrics import Metrics
 from engine.runtime.shared_metrics import SharedMetrics
 from engine.runtime.site import load_sites
 from engine.runtime.stalls import GcPauses, watch_loop
+from engine.runtime.supervisor import Supervisor
 from engine.store.base import (
     PUSH_CHANNEL,
     RULES_CHANNEL,
@@ -59,6 +61,7 @@ from engine.wire.protocol import BEACON_PATH, WS_PATH, CloseCode
 from engine.wire.rates import ConnectLimiter
 
 WIDGET = Path(__file__).parents[1] / "static" / "widget.js"  # built by widgets/ (esbuild)
+MEMORY_WARNING = 0.9  # /healthz warns when Redis holds this share of its maxmemory
 
 
 def create_app(config: Config, redis_url: str | None = None, *, clock: Clock | None = None,
@@ -71,7 +74,7 @@ def create_app(config: Config, redis_url: str | None = None, *, clock: Clock | N
         store = RedisStore(redis_url, profile_ttl=config.profile_ttl)
     cls = matcher_class(config.pure_python)
     metrics = Metrics(matcher=implementation(cls))
-    counters = Counters(store)
+    counters = Counters(store, on_refused=metrics.refused)
     recorder = Recorder(store, metrics)
     found = Services(config=config, sites=load_sites(config, cls), store=store,
                      clock=clock or SystemClock(), metrics=metrics, counters=counters,
@@ -93,32 +96,25 @@ def create_app(config: Config, redis_url: str | None = None, *, clock: Clock | N
             await found.store.prepare()
             await load_active_versions(found)
         stop = asyncio.Event()
+        supervisor = found.supervisor = Supervisor(metrics, stop)
         # Every (re)subscribe reads the active versions again: no announcement
         # is lost between a subscription and the next.
-        follower = asyncio.create_task(found.store.broker.follow(
+        supervisor.start("follower", lambda: found.store.broker.follow(
             functools.partial(announced, found), functools.partial(load_active_versions, found),
             stop))
-        flusher = asyncio.create_task(counters.run(stop))
-        recording = asyncio.create_task(recorder.run(stop, found.clock))
-        watcher = asyncio.create_task(watch_loop(metrics, stop))
-        sharing = asyncio.create_task(found.shared_metrics.run(stop)) \
-            if found.shared_metrics else None
+        supervisor.start("counters", lambda: counters.run(stop))
+        supervisor.start("recorder", lambda: recorder.run(stop, found.clock))
+        supervisor.start("loop_watch", lambda: watch_loop(metrics, stop))
+        if found.shared_metrics is not None:
+            sharing = found.shared_metrics
+            supervisor.start("shared_metrics", lambda: sharing.run(stop))
         gc_pauses = GcPauses(metrics)
         gc_pauses.install()
         yield
         stop.set()
         gc_pauses.remove()
-        watcher.cancel()
-        if sharing is not None:
-            with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
-                await asyncio.wait_for(sharing, timeout=2)
-        with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
-            await asyncio.wait_for(flusher, timeout=2)
-        with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
-            await asyncio.wait_for(recording, timeout=2)
+        await supervisor.close()
         await close_sockets(app)
-        with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
-            await asyncio.wait_for(follower, timeout=2)
         await found.store.close()
 
     app = Starlette(routes=[
@@ -178,21 +174,66 @@ async def announced(found: Services, channel: str, data: str) -> None:
 
 
 async def healthz(request: Request) -> Response:
+    """Whether this node can serve (the HTTP status, for a load balancer: 503
+    while its Redis cannot be reached) and whether all of it works (``status``,
+    for whoever watches it: ``degraded`` while Redis is away or a supervised
+    task fails, ``warning`` when Redis is near its memory limit)."""
     found = services(request)
     redis_ok = await found.store.ping()
-    body = {"status": "ok" if redis_ok else "degraded", "redis": redis_ok,
-            "matcher": found.metrics.matcher, "connections": found.metrics.connections}
+    supervisor = found.supervisor
+    failing = supervisor.failing() if supervisor is not None else []
+    body: dict[str, Any] = {"redis": redis_ok, "matcher": found.metrics.matcher,
+                            "connections": found.metrics.connections}
+    warnings = []
+    if redis_ok and hasattr(found.store, "memory"):  # ISSUE22-TEMP until memory() lands
+        with contextlib.suppress(StoreUnavailable):
+            memory = await found.store.memory()
+            if memory is not None and memory.maxmemory:
+                share = memory.used / memory.maxmemory
+                body["redis_memory"] = {"used": memory.used, "max": memory.maxmemory,
+                                        "share": round(share, 3), "policy": memory.policy}
+                if share >= MEMORY_WARNING:
+                    warnings.append(f"Redis holds {share:.0%} of its maxmemory "
+                                    f"({memory.policy}; docs/storage.md)")
+    if failing:
+        warnings += [f"task {name} is failing" for name in failing]
+    if supervisor is not None:
+        body["tasks"] = supervisor.health()
+    body["status"] = "degraded" if not redis_ok or failing else "warning" if warnings else "ok"
+    if warnings:
+        body["warnings"] = warnings
     return JSONResponse(body, status_code=200 if redis_ok else 503)
 
 
 async def metrics_text(request: Request) -> Response:
+    """The operator's figures. They name every site and rule: with a
+    ``metrics_token_sha256`` in the config they are served to callers with
+    that token, without one only to clients on this machine's loopback."""
     found = services(request)
+    config = found.config
+    if config.metrics_token_sha256:
+        header = request.headers.get("authorization", "")
+        token = header[7:] if header.lower().startswith("bearer ") else ""
+        if not config.metrics_token_ok(token):
+            raise RequestError(401, "authorization", "/metrics needs Authorization: Bearer "
+                               "METRICS_TOKEN", headers={"WWW-Authenticate": "Bearer"})
+    elif not _loopback(request):
+        return error(403, "address", "/metrics answers clients on this machine only; set "
+                     "[server] metrics_token_sha256 to scrape it from elsewhere (docs/scale.md)")
     if found.shared_metrics is not None:  # the sum of every worker's figures
         merged, totals, errors = found.shared_metrics.merged()
         text = merged.render(totals, errors)
     else:
         text = found.metrics.render(found.counters.totals, found.store.errors)
     return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
+
+
+def _loopback(request: Request) -> bool:
+    host = request.client.host if request.client else ""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 async def widget(request: Request) -> Response:

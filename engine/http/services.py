@@ -20,6 +20,7 @@ from engine.runtime.config import Config
 from engine.runtime.metrics import Metrics
 from engine.runtime.shared_metrics import SharedMetrics
 from engine.runtime.site import LiveSite
+from engine.runtime.supervisor import Supervisor
 from engine.store.base import Store
 from engine.wire.rates import ConnectLimiter
 
@@ -40,6 +41,7 @@ class Services:
     registry: Registry = field(default_factory=Registry)
     sockets: set[WebSocket] = field(default_factory=set)  # open, for a clean shutdown
     shared_metrics: SharedMetrics | None = None  # several workers: /metrics sums them all
+    supervisor: Supervisor | None = None  # the long-lived tasks, while the app runs
 
 
 def services(connection: HTTPConnection) -> Services:

@@ -20,6 +20,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from engine.wire.protocol import LIMITS, Limits
 
 
+def token_ok(token: str, sha256: str) -> bool:
+    """Whether ``token`` is the one whose SHA-256 the config holds (none: never)."""
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    return bool(sha256) and hmac.compare_digest(digest, sha256)
+
+
 class ConfigError(Exception):
     def __init__(self, key: str, message: str) -> None:
         self.key = key
@@ -62,9 +68,7 @@ class SiteConfig:
         return ZoneInfo(self.timezone)
 
     def admin_token_ok(self, token: str) -> bool:
-        digest = hashlib.sha256(token.encode()).hexdigest()
-        return bool(self.admin_token_sha256) and hmac.compare_digest(
-            digest, self.admin_token_sha256)
+        return token_ok(token, self.admin_token_sha256)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +91,9 @@ class Config:
     # /metrics: with this SHA-256 of a token, callers need it as a bearer;
     # without, only loopback clients are answered (docs/scale.md).
     metrics_token_sha256: str = ""
+
+    def metrics_token_ok(self, token: str) -> bool:
+        return token_ok(token, self.metrics_token_sha256)
 
 
 DEMO_SITE = "demo-shop"

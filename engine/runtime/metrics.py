@@ -68,12 +68,22 @@ class Metrics:
     forged_identities: int = 0
     recorded: int = 0  # entries written for forecasts (engine/forecast/recorder.py)
     recording_dropped: int = 0  # entries lost to a long storage outage
+    counts_refused: int = 0  # statistics the store refused: a sum past its integers
     matcher: str = "cython"
     rates: SiteRates = field(default_factory=SiteRates)
+    # The supervised tasks (engine/runtime/supervisor.py): restarts by task, and
+    # those failing now (a gauge of 0 or 1 per task; summed over workers).
+    task_restarts: Counter[str] = field(default_factory=Counter)
+    tasks_failing: set[str] = field(default_factory=set)
+    failing_workers: Counter[str] = field(default_factory=Counter)  # other workers'
 
     def event(self, site: str, kind: str) -> None:
         self.events[kind] += 1
         self.rates.tick(site, time.monotonic())
+
+    def refused(self, counts: int) -> None:
+        """Statistics the store would not add (engine/delivery/counters.py)."""
+        self.counts_refused += counts
 
     def sent(self, frames: list[Frame]) -> None:
         """Count the error frames among frames answered to a client."""
@@ -109,6 +119,8 @@ class Metrics:
             "# TYPE ondo_recorded_total counter", f"ondo_recorded_total {self.recorded}",
             "# TYPE ondo_recording_dropped_total counter",
             f"ondo_recording_dropped_total {self.recording_dropped}",
+            "# TYPE ondo_counts_refused_total counter",
+            f"ondo_counts_refused_total {self.counts_refused}",
             "# TYPE ondo_process_id gauge", f"ondo_process_id {os.getpid()}",
             "# TYPE ondo_gc_threshold gauge",
             *(f'ondo_gc_threshold{{generation="{g}"}} {n}'
@@ -140,6 +152,13 @@ class Metrics:
                 families[reports].append(f'{reports}{{{labels},what="{label(what)}"}} {n}')
         for family, lines in families.items():
             out += [f"# TYPE {family} counter", *lines]
+        out.append("# TYPE ondo_task_restarts_total counter")
+        out += [f'ondo_task_restarts_total{{task="{label(k)}"}} {v}'
+                for k, v in sorted(self.task_restarts.items())]
+        out.append("# TYPE ondo_task_failing gauge")
+        out += [f'ondo_task_failing{{task="{label(k)}"}} '
+                f'{self.failing_workers[k] + (k in self.tasks_failing)}'
+                for k in sorted(self.task_restarts)]
         out += _histograms("ondo_stage_seconds", "stage", self.stages)
         out += _histograms("ondo_pause_seconds", "cause", self.pauses)
         return "\n".join(out) + "\n"

@@ -38,6 +38,9 @@ def snapshot(metrics: Metrics, totals: Totals, store_errors: int) -> dict[str, A
         "recorded": metrics.recorded, "recording_dropped": metrics.recording_dropped,
         "rules": [[site, name, n] for (site, name), n in totals.items()],
         "store_errors": store_errors,
+        "counts_refused": metrics.counts_refused,
+        "task_restarts": dict(metrics.task_restarts),
+        "tasks_failing": sorted(metrics.tasks_failing),
     }
 
 
@@ -65,6 +68,9 @@ def merge(own: Metrics, snapshots: list[dict[str, Any]]) -> tuple[Metrics, Count
         out.recording_dropped += snap.get("recording_dropped", 0)
         totals.update({(site, name): n for site, name, n in snap["rules"]})
         errors += snap["store_errors"]
+        out.counts_refused += snap.get("counts_refused", 0)
+        out.task_restarts.update(snap.get("task_restarts", {}))
+        out.failing_workers.update(snap.get("tasks_failing", []))
     return out, totals, errors
 
 
@@ -97,6 +103,7 @@ class SharedMetrics:
                 snap = json.loads(path.read_text(encoding="utf-8"))
                 if not _running(pid):
                     snap["connections"] = 0  # its sockets closed with it
+                    snap["tasks_failing"] = []
                 snapshots.append(snap)
         return merge(self.metrics, snapshots)
 

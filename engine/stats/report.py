@@ -27,6 +27,11 @@ COUNTS = ("matched", "sent", "shown", "clicked", "closed", "click_conversions")
 REASONS = ("lost_to", "capped", "stopped", "fatigued", "held_out", "held_back",
            "off_schedule", "off_page", "no_recommendations")
 SUMS = ("conversions", "revenue", "revenue_sq")
+# The sum of squared amounts is kept in two integer fields, "revenue_sq" (the
+# squares' low 32 bits) and "revenue_sq_hi" (the rest, shifted), so no sum of
+# realistic orders can leave Redis's 64-bit integers (engine/delivery/counters.py).
+SQUARES_HIGH = "revenue_sq_hi"
+SQUARES_SPLIT = 32
 DISTINCT = ("exposed", "converted", "visitors")
 
 
@@ -104,9 +109,12 @@ def build(daily: Mapping[str, Mapping[str, int]], distinct: Mapping[str, int],
     for day in sorted(daily):
         for name, n in daily[day].items():
             rule, what, group = _split(name)
+            if what == SQUARES_HIGH:  # the squares' high part (engine/delivery/counters.py)
+                what, n = "revenue_sq", n << SQUARES_SPLIT
             target = of(rule)
             column = what if group is None else f"{what}_{group}"
-            target.days.setdefault(day, {})[column] = n
+            days = target.days.setdefault(day, {})
+            days[column] = days.get(column, 0) + n
             if group is None:
                 target.counts[what] = target.counts.get(what, 0) + n
             elif what in SUMS:

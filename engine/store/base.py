@@ -105,6 +105,9 @@ CHANNELS = (RULES_CHANNEL, PUSH_CHANNEL)
 
 log = logging.getLogger("ondo.store")
 STATS_TTL = 400 * 86_400.0  # a site's daily statistics are kept this long by default
+# A counter's sum stays below this: a margin under 2^63 (Redis's integers) wide
+# enough for count.lua to compare it in Lua's doubles.
+COUNTER_LIMIT = 9_000_000_000_000_000_000
 RESYNC = 30.0  # seconds between two reads of the active versions by a follower
 
 OnMessage = Callable[[str, str], Awaitable[None]]
@@ -323,9 +326,11 @@ class Store(Protocol):
         """The stored profile (docs/storage.md), empty if none."""
 
     async def count(self, site: str, day: str, counts: Mapping[str, int],
-                    ttl: float = STATS_TTL) -> None:
+                    ttl: float = STATS_TTL) -> list[str]:
         """Add to the site's daily per-rule counters ("rule|what" -> n), kept
-        ``ttl`` seconds after their last write."""
+        ``ttl`` seconds after their last write. A counter whose sum would
+        leave the signed 64-bit integers is left as it is and its name
+        returned; every other is added."""
 
     async def stats(self, site: str, day: str) -> dict[str, int]:
         """The site's per-rule counters of one day ("rule|what" -> n)."""

@@ -29,6 +29,7 @@ from typing import Any
 
 from engine.store.base import (
     CHANNELS,
+    COUNTER_LIMIT,
     RESYNC,
     RULES_CHANNEL,
     STATS_TTL,
@@ -132,15 +133,19 @@ class MemoryStore:
             return stored_profile(keys.state if keys else VisitorState())
 
     async def count(self, site: str, day: str, counts: Mapping[str, int],
-                    ttl: float = STATS_TTL) -> None:
+                    ttl: float = STATS_TTL) -> list[str]:
         if not counts:
-            return  # RedisStore sends nothing at all
+            return []  # RedisStore sends nothing at all
         with self.reaching():
             # Counters are kept for the store's life: its clock is events' time,
             # and no test outlives a retention on one day's key.
             stats = self._stats.setdefault((site, day), {})
+            refused = [name for name, n in counts.items()
+                       if abs(stats.get(name, 0) + int(n)) >= COUNTER_LIMIT]
             for name, n in counts.items():
-                stats[name] = stats.get(name, 0) + int(n)
+                if name not in refused:
+                    stats[name] = stats.get(name, 0) + int(n)
+            return refused
 
     async def stats(self, site: str, day: str) -> dict[str, int]:
         with self.reaching():

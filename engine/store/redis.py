@@ -53,6 +53,7 @@ from engine.profile.layout import (
 )
 from engine.store.base import (
     CHANNELS,
+    COUNTER_LIMIT,
     RESYNC,
     RULES_CHANNEL,
     STATS_TTL,
@@ -216,17 +217,27 @@ class RedisStore:
         return Result(_APPLIED[status], profile)
 
     async def count(self, site: str, day: str, counts: Mapping[str, int],
-                    ttl: float = STATS_TTL) -> None:
+                    ttl: float = STATS_TTL) -> list[str]:
         """One call of count.lua per 500 fields: a flush of thousands of rule
-        counters must not hold the event loop, or Redis, for milliseconds."""
+        counters must not hold the event loop, or Redis, for milliseconds. A
+        chunk with a refused field is sent again without it."""
         key = f"ondo:{{{site}}}:stats:{day}"
         fields = list(counts.items())
+        refused: list[str] = []
         for start in range(0, len(fields), 500):
-            args: list[str | int] = [int(ttl)]
-            for field, n in fields[start:start + 500]:
-                args += (field, n)
-            await self._evalsha(self.count_script, (key,), args)
+            chunk = fields[start:start + 500]
+            while chunk:
+                args: list[str | int] = [int(ttl), COUNTER_LIMIT]
+                for field, n in chunk:
+                    args += (field, n)
+                answer = await self._evalsha(self.count_script, (key,), args)
+                if not answer:
+                    break
+                names = {_text(name) for name in answer}
+                refused += names
+                chunk = [(field, n) for field, n in chunk if field not in names]
             await asyncio.sleep(0)  # let events in between
+        return refused
 
     async def stats(self, site: str, day: str) -> dict[str, int]:
         async with self.reaching():

@@ -11,10 +11,12 @@ from typing import Protocol
 
 import pytest
 
+from engine.delivery.attribution import Credit
 from engine.delivery.counters import Counters
 from engine.delivery.policy import Decision, Reason
 from engine.runtime.embedded import EmbeddedRedis
 from engine.runtime.metrics import Metrics
+from engine.stats.report import build
 from engine.store.base import Store
 from engine.store.memory import MemoryStore
 from engine.store.redis import RedisStore
@@ -132,3 +134,39 @@ def test_counts_wait_out_an_outage_and_are_written_once(outage: Outage, run: Run
     assert run(outage.store.stats("shop", DAY)) == {"welcome|matched": 2, "welcome|sent": 2}
     assert counters.totals[("shop", "welcome|sent")] == 2
     assert outage.store.errors == 2
+
+
+def test_a_sum_past_64_bit_integers_is_refused_alone_and_never_blocks_the_rest(
+        store: Store, run: Run) -> None:
+    refused: list[int] = []
+    counters = Counters(store, on_refused=refused.append)
+    counters.add("shop", DAY, {"big|revenue": 8_000_000_000_000_000_000})
+    run(counters.flush())
+    # 2 * 10**18 more would pass 2^63: that count alone is refused; the rest of
+    # the same flush is written, and nothing of it lingers to fail the next.
+    counters.add("shop", DAY, {"big|revenue": 2 * 10**18, "big|conversions": 1,
+                               **{f"r{n}|shown": 1 for n in range(600)}})
+    run(counters.flush())
+    counters.add("shop", DAY, {"big|conversions": 1})
+    run(counters.flush())
+    stats = run(store.stats("shop", DAY))
+    assert stats["big|revenue"] == 8_000_000_000_000_000_000
+    assert stats["big|conversions"] == 2 and stats["r599|shown"] == 1
+    assert refused == [2 * 10**18]
+
+
+def test_squares_of_huge_orders_stay_exact(store: Store, run: Run) -> None:
+    """One order of 3,100,000,000 won and ten of 1,000,000,000 in a day: their
+    squares (9.6e18, 1e19 together) would leave Redis's integers as one sum."""
+    amounts = [3_100_000_000] + [1_000_000_000] * 10 + [29_900]
+    counters = Counters(store)
+    for n, amount in enumerate(amounts):
+        counters.converted("shop", DAY, f"buyer-{n}", [Credit("welcome", "t50", False)],
+                           amount, "t0")
+    run(counters.flush())
+    site, (welcome,) = build({DAY: run(store.stats("shop", DAY))}, {}, {}, ["welcome"])
+    treated = welcome.periods["50"].group("t", "exposed")
+    assert (treated.conversions, treated.revenue) == (len(amounts), sum(amounts))
+    assert treated.revenue_sq == sum(a * a for a in amounts)
+    assert site.periods["0"].group("t", "visitors").revenue_sq == sum(a * a for a in amounts)
+    assert welcome.days[DAY]["revenue_sq_t50"] == sum(a * a for a in amounts)
