@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
+import logging
 
 from starlette.websockets import WebSocket
 
@@ -12,6 +14,8 @@ from engine.flow.derive import Visitor
 from engine.wire.action_ids import signed_frame
 from engine.wire.frames import encode
 from engine.wire.protocol import CloseCode, Frame, Limits, ServerFrame
+
+log = logging.getLogger("ondo.gateway")
 
 
 class SlowConsumer(Exception):
@@ -31,6 +35,7 @@ class Connection:
         self.limit = limits.send_queue
         self.keys: set[tuple[str, str]] = set()
         self.overflowed = False
+        self.failed: CloseCode | None = None  # the writer closed the socket with this
         # A deque and one future, not an asyncio.Queue: two frames go out per
         # event, and the Queue's bookkeeping cost more than the frames.
         self._frames: collections.deque[Frame | None] = collections.deque()
@@ -59,7 +64,11 @@ class Connection:
                 frame = frames.popleft()
                 if frame is None:
                     return
-                data = encode(frame, binary)
+                try:
+                    data = encode(frame, binary)
+                except Exception as exc:  # a value no frame can carry: never left mute
+                    await self._fail(frame, exc)
+                    return
                 if isinstance(data, bytes):
                     await websocket.send_bytes(data)
                 else:
@@ -67,6 +76,18 @@ class Connection:
             self._wake = loop.create_future()
             await self._wake
             self._wake = None
+
+
+    async def _fail(self, frame: Frame, exc: Exception) -> None:
+        """A frame that cannot be written: the socket is closed with 1011 (the
+        widget reconnects; its events are stored, the next one re-evaluates),
+        and the cause logged."""
+        self.failed = CloseCode.INTERNAL
+        log.error("a %s frame to a visitor of %s could not be encoded (%s: %s); closing "
+                  "the socket with 1011", frame.get("t"), self.visitor.site.config.id,
+                  type(exc).__name__, exc)
+        with contextlib.suppress(Exception):
+            await self.websocket.close(code=CloseCode.INTERNAL)
 
 
 class Registry:

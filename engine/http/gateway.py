@@ -91,6 +91,7 @@ async def serve_socket(websocket: WebSocket) -> None:
     with contextlib.suppress(Exception):
         await asyncio.wait_for(writer, timeout=1.0)
     writer.cancel()
+    code = code if code is not None else conn.failed
     if code is not None:
         metrics.closes[int(code)] += 1
         if websocket.application_state is WebSocketState.CONNECTED:
