@@ -73,6 +73,7 @@ from bench.fault_clients import (
 )
 from bench.fault_flood import flood
 from bench.fault_inputs import bad_frames, churn, oversized
+from bench.fault_orders import huge_orders
 from bench.load import raise_fd_limit
 from bench.matcher import RESULTS, machine
 from engine.wire.protocol import LIMITS
@@ -315,6 +316,7 @@ SCENARIOS: list[tuple[str, str, Callable[[Engine, Plan, Checks], object], bool]]
     ("bad-frames", "4. Bad frames", bad_frames, True),
     ("flood", "5. A flood from one client", flood, False),
     ("churn", "6. Connection churn", churn, True),
+    ("huge-orders", "7. Orders too big for a 64-bit sum", huge_orders, False),
 ]
 
 

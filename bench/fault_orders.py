@@ -1,0 +1,94 @@
+"""Scenario "huge-orders" of bench/faults.py: orders too big for a 64-bit sum.
+
+Before issue 22, one signed purchase of 3,100,000,000 won (or ten of
+1,000,000,000 in a day) made the sum of squared revenue leave Redis's 64-bit
+integers: the counters' flush died on the error, and from then on no page view
+of any site was counted, silently, with /healthz saying ok. Here a visitor buys
+exactly that, others browse before and after, amounts past the stated domain
+are posted too, and the statistics must hold every figure exactly, with every
+supervised task still running and nothing refused.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import tomllib
+
+from bench.fault_clients import ROOT, SITE, Checks, Engine, Plan, http
+from engine.flow.signing import sign
+from engine.wire.protocol import LIMITS
+
+DEMO = tomllib.loads((ROOT / "engine" / "sites" / "demo.toml").read_text(encoding="utf-8"))
+SECRET = DEMO["sites"][0]["secret"]
+TOKEN = "demo-admin-token"  # the demo's admin token (its SHA-256 is in demo.toml)
+RULE = "first-visit-signup-nudge"  # a seed recipe: the fifth page view of a first visit
+HUGE = [3_100_000_000] + [1_000_000_000] * 10
+
+
+def post_orders(engine: Engine, orders: list[dict[str, object]]) -> tuple[int, dict[str, object]]:
+    body = json.dumps({"events": orders}).encode()
+    stamp = str(int(time.time()))
+    status, answer = http("POST", f"{engine.url}/v1/sites/{SITE}/events", body,
+                          {"Content-Type": "application/json", "X-Ondo-Timestamp": stamp,
+                           "X-Ondo-Signature": sign(SECRET, stamp, body)}, timeout=10)
+    return status, json.loads(answer or b"{}")
+
+
+def browse(engine: Engine, visitor: str) -> None:
+    """Five page views of a first visit through the beacon (the seed nudge matches
+    the fifth)."""
+    events = [{"t": "event", "id": f"{visitor}-{n}", "kind": "pageview",
+               "data": {"url": f"http://127.0.0.1:8000/p{n}"}} for n in range(5)]
+    body = json.dumps({"site": SITE, "visitor": visitor, "events": events}).encode()
+    http("POST", f"{engine.url}/v1/beacon", body,
+         {"Origin": "http://127.0.0.1:8000", "Content-Type": "text/plain"})
+
+
+def sent(engine: Engine) -> tuple[int, int]:
+    """(times the seed nudge was sent, the site's revenue) in the stats API."""
+    time.sleep(2.5)  # the counters are written once a second
+    _, body = http("GET", f"{engine.url}/v1/sites/{SITE}/stats",
+                   headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
+    data = json.loads(body or b"{}")
+    revenue = sum(p["treated"]["revenue"] + p["control"]["revenue"]
+                  for p in data.get("site_wide", {}).get("periods", []))
+    return next((r["sent"] for r in data.get("rules", []) if r["rule"] == RULE), 0), revenue
+
+
+def huge_orders(engine: Engine, plan: Plan, checks: Checks) -> list[str]:
+    buyer = "huge-buyer-0001"
+    browse(engine, buyer)
+    orders = [{"type": "purchase", "order_id": f"huge-{n}", "visitor_id": buyer,
+               "amount": amount} for n, amount in enumerate(HUGE)]
+    status, _ = post_orders(engine, orders)
+    checks.expect(status == 200, f"huge-orders: the orders answered {status}")
+    rows = [f"| {len(HUGE)} orders: 3,100,000,000 won and ten of 1,000,000,000 | {status} | |"]
+    for amount in (2**63, 1e19, LIMITS.max_amount + 1):
+        status, answer = post_orders(engine, [{"type": "purchase", "order_id": f"x-{amount}",
+                                               "visitor_id": buyer, "amount": amount}])
+        checks.expect((status, answer.get("field")) == (422, "events[0].amount"),
+                      f"huge-orders: an amount of {amount} answered {status} {answer}")
+        rows.append(f"| an amount of {amount:,} | {status} | `{answer.get('field')}` |")
+    before, _ = sent(engine)
+    later = [f"later-{n:04}-buyer" for n in range(5)]
+    for visitor in later:
+        browse(engine, visitor)
+    after, revenue = sent(engine)
+    checks.expect(revenue == sum(HUGE), f"huge-orders: the site's revenue is {revenue:,}, "
+                  f"not {sum(HUGE):,}")
+    checks.expect(after - before == len(later), f"huge-orders: {len(later)} visitors met "
+                  f"{RULE} after the orders; the stats counted {after - before}")
+    _, health = http("GET", f"{engine.url}/healthz")
+    tasks = json.loads(health or b"{}").get("tasks", {})
+    restarts = sum(t.get("restarts", 0) for t in tasks.values())
+    refused = engine.metric("ondo_counts_refused_total")
+    checks.expect(engine.health() == (200, "ok") and restarts == 0,
+                  f"huge-orders: /healthz {engine.health()}, tasks {tasks}")
+    checks.expect(refused == 0, f"huge-orders: {refused} counts refused")
+    return ["| request | answer | field |", "|---|---:|---|", *rows, "",
+            f"- afterwards: the site's revenue in the stats API **{revenue:,} won** "
+            f"(posted: {sum(HUGE):,}); {len(later)} visitors who met `{RULE}` after the "
+            f"orders: **{after - before}** counted; /healthz `{engine.health()}`, "
+            f"{len(tasks)} supervised tasks, {restarts} restarts; "
+            f"`ondo_counts_refused_total` {refused:g}" if refused is not None else "- no /metrics"]
