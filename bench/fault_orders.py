@@ -11,9 +11,13 @@ supervised task still running and nothing refused.
 
 from __future__ import annotations
 
+import datetime
 import json
 import time
 import tomllib
+from zoneinfo import ZoneInfo
+
+import redis
 
 from bench.fault_clients import ROOT, SITE, Checks, Engine, Plan, http
 from engine.flow.signing import sign
@@ -92,3 +96,56 @@ def huge_orders(engine: Engine, plan: Plan, checks: Checks) -> list[str]:
             f"orders: **{after - before}** counted; /healthz `{engine.health()}`, "
             f"{len(tasks)} supervised tasks, {restarts} restarts; "
             f"`ondo_counts_refused_total` {refused:g}" if refused is not None else "- no /metrics"]
+
+
+def broken_flush(engine: Engine, plan: Plan, checks: Checks) -> list[str]:
+    """The day's statistics key overwritten with a string (a bad migration, a
+    stray command): every flush fails with WRONGTYPE until it is repaired.
+    The counters' task must say so (/healthz degraded, restarts counted), keep
+    what it counted, and write it once the key is repaired."""
+    day = datetime.datetime.now(ZoneInfo(DEMO["sites"][0]["timezone"])).strftime("%Y%m%d")
+    key = f"ondo:{{{SITE}}}:stats:{day}"
+    client = redis.Redis.from_url(engine.redis_url)
+    before, _ = sent(engine)
+    client.delete(key)
+    client.set(key, "not a hash")
+    broke = time.monotonic()
+    visitors = [f"broken-{n:04}-flush" for n in range(5)]
+    for visitor in visitors:
+        browse(engine, visitor)
+    degraded = None
+    while time.monotonic() - broke < 10:
+        if engine.health() == (200, "degraded"):
+            degraded = time.monotonic() - broke
+            break
+        time.sleep(0.05)
+    checks.expect(degraded is not None, "broken-flush: /healthz never said degraded")
+    time.sleep(3)
+    _, body = http("GET", f"{engine.url}/healthz")
+    counters = json.loads(body or b"{}").get("tasks", {}).get("counters", {})
+    client.delete(key)
+    repaired = time.monotonic()
+    ok = None
+    while time.monotonic() - repaired < 40:
+        if engine.health() == (200, "ok"):
+            ok = time.monotonic() - repaired
+            break
+        time.sleep(0.1)
+    client.close()
+    after, _ = sent(engine)
+    checks.expect(ok is not None, "broken-flush: /healthz did not return to ok after the repair")
+    checks.expect(after == len(visitors), f"broken-flush: {len(visitors)} visitors met {RULE} "
+                  f"while the key was broken; {after} counted after the repair (the day's "
+                  f"earlier {before} went with the key)")
+    tracebacks = [t for t in engine.tracebacks() if "WRONGTYPE" in t]
+    checks.expect(len(tracebacks) == 1, f"broken-flush: {len(tracebacks)} tracebacks of the "
+                  "failure in the log, not one")
+    return [f"- the day's statistics key `{key}` set to a string; {len(visitors)} visitors "
+            f"meet `{RULE}` meanwhile; the key deleted (repaired) 3 s later",
+            f"- `/healthz` said `degraded` {degraded:.2f} s after the key broke; the counters' "
+            f"task meanwhile: `{json.dumps(counters, ensure_ascii=False)[:160]}`"
+            if degraded is not None else "- `/healthz` never said `degraded`",
+            f"- back to `ok` {ok:.1f} s after the repair (the task's backoff, then 10 s "
+            f"without failing); the {after} counts taken while the key was broken were "
+            f"written after it; the failure logged with its traceback "
+            f"{len(tracebacks)} time(s)" if ok is not None else "- never back to `ok`"]
