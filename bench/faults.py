@@ -72,6 +72,7 @@ from bench.fault_clients import (
     wait_gone,
 )
 from bench.fault_flood import flood
+from bench.fault_forged import forged
 from bench.fault_inputs import bad_frames, churn, oversized
 from bench.fault_orders import broken_flush, huge_orders
 from bench.load import raise_fd_limit
@@ -320,6 +321,7 @@ SCENARIOS: list[tuple[str, str, Callable[[Engine, Plan, Checks], object], bool]]
     ("huge-orders", "7. Orders too big for a 64-bit sum", huge_orders, False),
     ("broken-flush", "8. A supervised task that fails: the statistics key broken", broken_flush,
      False),
+    ("forged", "9. Forged and out-of-domain requests", forged, False),
 ]
 
 

@@ -17,6 +17,7 @@ from rules.catalogue import WEEKDAYS
 from rules.conditions import did_you_mean
 from rules.errors import Problem, Severity
 from rules.lexer import DURATION_UNITS
+from rules.links import UnsafeLink, read_link
 from rules.ruleset import Frequency, Pages, Schedule
 from rules.source import (
     Located,
@@ -301,27 +302,17 @@ def holdout(node: Node, report: Report) -> float | None:
     return round(share, 6)
 
 
-_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
-
-
 def link(node: Node, report: Report, what: str) -> str | None:
     text = string(node, report, what)
     if text is None:
         return None
     text = text.strip()
-    problem = ""
-    if any(ord(c) < 0x20 or c in " \u2028\u2029\x7f" for c in text):
-        problem = "contains spaces or control characters"
-    elif text.startswith("//") or text.startswith("\\"):
-        problem = "is protocol-relative"
-    else:
-        m = _SCHEME.match(text)
-        if m and m.group(1).lower() not in ("http", "https"):
-            problem = f"uses the '{m.group(1)}:' scheme"
-        elif not m and not text.startswith(("/", "?", "#")) and not re.match(r"^[\w.-]", text):
-            problem = "is not a URL"
-    if problem:
-        report.error(node, f"unsafe {what}: {text!r} {problem}",
+    try:
+        read_link(text)  # an http(s) address or a path on the shop, as a browser reads it
+    except UnsafeLink as problem:
+        # As written (a backslash shown once), unless it hides control characters.
+        shown = f"'{text}'" if text.isprintable() else repr(text)
+        report.error(node, f"unsafe {what}: {shown} {problem}",
                      "links must be http(s) URLs or paths on the shop, like /coupon?code=X")
         return None
     return text

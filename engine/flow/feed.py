@@ -3,7 +3,8 @@ whole and checked before anything is stored; every bad line is named with its
 field, and a feed with one bad line changes nothing.
 
 Fields: ``id`` (1-128 characters), ``name`` (1-200), ``price`` (won, a whole
-number ≥ 0), ``url`` (a path or an http(s) address of the product page),
+number from 0 to ``Limits.max_amount``, 100,000,000,000), ``url`` (a path or an
+http(s) address of the product page, as a browser reads it: rules/links.py),
 optional ``image`` (a path or an http(s) address), ``category`` (up to 128) and
 ``in_stock`` (true/false, 1/0, yes/no; true when missing). At most 100,000
 products; an id twice is an error.
@@ -19,13 +20,15 @@ import io
 import math
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import orjson
 
 from engine.store.base import Product
+from engine.wire.protocol import LIMITS
+from rules.links import LinkKind, UnsafeLink, read_link
 
 MAX_PRODUCTS = 100_000
+MAX_AMOUNT = LIMITS.max_amount  # won
 MAX_ERRORS = 50  # named in one answer; the feed is refused after the first anyway
 FIELDS = ("id", "name", "price", "url", "image", "category", "in_stock")
 _TRUE, _FALSE = {"true", "1", "yes", "y"}, {"false", "0", "no", "n", ""}
@@ -165,14 +168,14 @@ def _address(row: dict[str, Any], name: str, required: bool) -> str:
     value = _text(row, name, 2048, required)
     if not value:
         return value
-    if value.startswith("/") and not value.startswith("//"):
-        return value
     try:
-        parts = urlsplit(value)
-    except ValueError:
-        parts = None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
-        raise _Bad(name, f"{name} must be a path (/product/1) or an http(s) address")
+        kind = read_link(value)
+    except UnsafeLink as exc:
+        raise _Bad(name, f"{name} must be a path (/product/1) or an http(s) address; "
+                   f"{value!r} {exc}") from None
+    if kind is LinkKind.PATH and not value.startswith("/"):
+        raise _Bad(name, f"{name} must be a path from the shop's root (/product/1) or an "
+                   "http(s) address")
     return value
 
 
@@ -186,6 +189,8 @@ def _price(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int | float) or \
             not math.isfinite(value) or value != int(value) or value < 0:
         raise _Bad("price", "price must be a whole number of won ≥ 0")
+    if value > MAX_AMOUNT:
+        raise _Bad("price", f"price must be at most {MAX_AMOUNT:,} won")
     return int(value)
 
 

@@ -4,7 +4,10 @@ cookie names a session kept in the store, and every write also carries the
 session's CSRF token in ``X-CSRF-Token``.
 
 Missing or wrong credentials -> 401, another site's token or session -> 403,
-a write without the CSRF token -> 403 ``{"field": "csrf"}``, unknown site -> 404.
+a write without the CSRF token -> 403 ``{"field": "csrf"}``. A site that does
+not exist gets exactly the answer an existing one gives to the same
+credentials (no token is a site's that does not exist): an unauthenticated
+caller cannot tell which sites exist.
 """
 
 from __future__ import annotations
@@ -23,13 +26,6 @@ from engine.store.base import ConsoleSession
 COOKIE = "ondo_console"
 CSRF_HEADER = "x-csrf-token"
 READS = frozenset({"GET", "HEAD"})
-
-
-def site_of(request: HTTPConnection) -> LiveSite:
-    site = services(request).sites.get(request.path_params["site"])
-    if site is None:
-        raise RequestError(404, "site", "unknown site")
-    return site
 
 
 def session_key(cookie: str) -> str:
@@ -61,16 +57,18 @@ async def console_session(request: HTTPConnection) -> ConsoleSession | None:
 async def authorize(request: Request) -> LiveSite:
     """The site of an admin call, once its caller is known to be allowed.
     Raises RequestError, or StoreUnavailable while sessions cannot be read."""
-    site = site_of(request)
+    sites = services(request).sites
+    # None: a site that does not exist, refused below as one whose
+    # credentials these are not.
+    site = sites.get(request.path_params["site"])
     header = request.headers.get("authorization", "")
     if header:
         token = header[7:] if header.lower().startswith("bearer ") else ""
         if not token:
             raise RequestError(401, "authorization", "use Authorization: Bearer ADMIN_TOKEN")
-        if site.config.admin_token_ok(token):
+        if site is not None and site.config.admin_token_ok(token):
             return site
-        others = services(request).sites.values()
-        if any(s is not site and s.config.admin_token_ok(token) for s in others):
+        if any(s is not site and s.config.admin_token_ok(token) for s in sites.values()):
             raise RequestError(403, "authorization", "this token belongs to another site")
         raise RequestError(401, "authorization", "wrong token")
     if not request.cookies.get(COOKIE):
@@ -78,7 +76,7 @@ async def authorize(request: Request) -> LiveSite:
     session = await console_session(request)
     if session is None:
         raise RequestError(401, "session", "the console session has ended; sign in again")
-    if session.site != site.config.id:
+    if site is None or session.site != site.config.id:
         raise RequestError(403, "session", "this session belongs to another site")
     if request.method not in READS and not hmac.compare_digest(
             request.headers.get(CSRF_HEADER, "").encode(), session.csrf.encode()):

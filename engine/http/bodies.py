@@ -6,15 +6,22 @@ soon as it passes its limit, whether it declared a ``Content-Length`` or came
 chunked: a client cannot make the engine hold more than the limit. JSON goes
 through orjson, which refuses nesting past 1,024 levels with an ordinary
 error, so no body can reach Python's recursion limit.
+
+A client that goes away before sending its whole body (a closed tab, a dropped
+network, a scanner) is ordinary: one ``info`` line naming the route, never a
+traceback a client could repeat to flood the log.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import orjson
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
+
+log = logging.getLogger("ondo.http")
 
 
 class RequestError(Exception):
@@ -59,11 +66,18 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise too_large(limit)
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise too_large(limit)
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise too_large(limit)
+            chunks.append(chunk)
+    except ClientDisconnect:
+        log.info("%s %s: the client went away after %d bytes of its body", request.method,
+                 request.url.path, size)
+        # Nobody reads this answer; it ends the request as a refusal, not a crash.
+        raise RequestError(400, "body", "the client went away before sending its whole "
+                           "body") from None
     return b"".join(chunks)
 
 

@@ -1,7 +1,8 @@
 """``GET /v1/sites/{site}/stats?from=YYYY-MM-DD&to=YYYY-MM-DD[&rule=ID]``: what
 each rule, and the site's personalization as a whole, earned over a date range
-in the site's time zone (admin token; docs/stats.md). JSON, or CSV for a
-spreadsheet with ``Accept: text/csv``."""
+in the site's time zone (admin token; docs/stats.md), dates from 2000-01-01 to
+2100-12-31, at most 400 days at once. JSON, or CSV for a spreadsheet with
+``Accept: text/csv``."""
 
 from __future__ import annotations
 
@@ -20,9 +21,12 @@ from engine.http.services import Services
 from engine.runtime.site import LiveSite
 from engine.stats.report import as_csv, day_key, report
 
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 MAX_DAYS = 400
 DEFAULT_DAYS = 14
+# The dates a shop's figures can fall on. Near the ends of Python's dates
+# (years 1 and 9999) the default range would overflow: a 500, not an answer.
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2100, 12, 31)
 
 
 def _date(request: Request, name: str, default: date) -> date:
@@ -32,9 +36,13 @@ def _date(request: Request, name: str, default: date) -> date:
     try:
         if not _DATE.fullmatch(raw):
             raise ValueError(raw)
-        return date.fromisoformat(raw)
+        day = date.fromisoformat(raw)
     except ValueError:
         raise RequestError(422, name, f"{raw!r} is not a date like 2026-12-01") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise RequestError(422, name, f"{raw} is outside the dates the figures cover, "
+                           f"{FIRST_DAY} to {LAST_DAY}")
+    return day
 
 
 def date_range(request: Request, today: date) -> tuple[date, date]:

@@ -18,6 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from engine.wire.protocol import LIMITS, Limits
+from rules.links import UnsafeLink, read_link
 
 
 def token_ok(token: str, sha256: str) -> bool:
@@ -137,7 +138,7 @@ def _site(key: str, raw: dict[str, Any], base: Path) -> SiteConfig:
         timezone=timezone,
         session_timeout=60.0 * float(raw.get("session_timeout_minutes", 30)),
         cart_period=86_400.0 * float(raw.get("cart_period_days", 30)),
-        login_url=str(raw.get("login_url", "")), rules=rules,
+        login_url=_login_url(raw, key), rules=rules,
         attribution=3_600.0 * _number(raw, "attribution_hours", key, 24, 0.5, 24 * 90),
         holdback=_number(raw, "holdback", key, 0, 0, 0.5),
         goal_event=_goal(raw, key),
@@ -170,6 +171,18 @@ def _token_hash(raw: dict[str, Any], name: str, key: str) -> str:
     if token and not (isinstance(token, str) and re.fullmatch(r"[0-9a-f]{64}", token)):
         raise ConfigError(f"{key}.{name}", "the hex SHA-256 of the token")
     return str(token)
+
+
+def _login_url(raw: dict[str, Any], key: str) -> str:
+    url = raw.get("login_url", "")
+    if not isinstance(url, str):
+        raise ConfigError(f"{key}.login_url", "a path or http(s) address of the shop's sign-in")
+    if url:
+        try:
+            read_link(url)
+        except UnsafeLink as exc:
+            raise ConfigError(f"{key}.login_url", f"the link {url!r} {exc}") from None
+    return url
 
 
 def _goal(raw: dict[str, Any], key: str) -> str | None:

@@ -77,3 +77,32 @@ def test_bytes_that_are_not_utf8_are_named_with_their_line() -> None:
     with pytest.raises(FeedError) as info:
         parse_feed(b'{"id": "P1", "name": "a", "price": 1, "url": "/p"}\n{"name": "\xff"}')
     assert (info.value.problems[0].line, info.value.problems[0].field) == (2, "body")
+
+
+@pytest.mark.parametrize("url", [
+    "/\\evil.example/phish", "\\/evil.example/phish", "\\\\evil.example/phish",
+    "https://shop.example.com\\@evil.example/"])
+def test_a_link_a_browser_would_take_off_the_shop_is_refused(url: str) -> None:
+    # A browser reads "\" as "/" before the query: "/\evil.example" starts a host.
+    with pytest.raises(FeedError) as info:
+        parse_feed(json.dumps({"id": "P1", "name": "a", "price": 1, "url": url}).encode())
+    assert info.value.problems[0].field == "url"
+
+
+def test_a_query_keeps_its_backslashes() -> None:
+    row = {"id": "P1", "name": "a", "price": 1, "url": "/search?q=a\\b"}
+    assert parse_feed(json.dumps(row).encode())[0].url == "/search?q=a\\b"
+
+
+@pytest.mark.parametrize("price", [1e30, 100_000_000_001, "1e19", "100,000,000,001"])
+def test_a_price_past_the_largest_amount_is_refused(price: object) -> None:
+    # 1e30 was accepted, and a socket's writer then died encoding the card.
+    with pytest.raises(FeedError) as info:
+        parse_feed(json.dumps({"id": "P1", "name": "a", "price": price, "url": "/p"}).encode())
+    assert (info.value.problems[0].field, info.value.problems[0].message) == (
+        "price", "price must be at most 100,000,000,000 won")
+
+
+def test_the_largest_amount_is_a_price() -> None:
+    row = {"id": "P1", "name": "a", "price": 100_000_000_000, "url": "/p"}
+    assert parse_feed(json.dumps(row).encode())[0].price == 100_000_000_000

@@ -7,7 +7,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -165,3 +167,30 @@ def test_a_generated_1000_term_or_chain_goes_live(node: Engine) -> None:
     v = Visitor(node, "chain-visitor1")
     v.page("https://shop.example.com/p/P999", product_id="P999")
     assert [a["rule"] for a in v.actions] == ["any-of-1000"]
+
+
+def test_a_client_gone_mid_body_is_one_line_not_a_traceback(
+        node: Engine, caplog: pytest.LogCaptureFixture) -> None:
+    # uvicorn's own logger does not reach the root one: listen to it as well.
+    server_log = logging.getLogger("uvicorn.error")
+    server_log.addHandler(caplog.handler)
+    host, port = node.url.removeprefix("http://").split(":")
+    try:
+        with caplog.at_level(logging.INFO, logger="ondo.http"):
+            for method, path, headers, _ in ROUTES:
+                head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+                with socket.create_connection((host, int(port)), timeout=10) as sock:
+                    sock.sendall(f"{method} {path} HTTP/1.1\r\nHost: shop\r\n{head}"
+                                 "Content-Length: 1000\r\n\r\n".encode() + b"{" * 100)
+                deadline = time.monotonic() + 5
+                while not any(path in r.getMessage() for r in caplog.records) and \
+                        time.monotonic() < deadline:
+                    time.sleep(0.02)
+    finally:
+        server_log.removeHandler(caplog.handler)
+    assert [r.exc_info for r in caplog.records if r.exc_info] == []
+    assert "Traceback" not in caplog.text
+    gone = [r.getMessage() for r in caplog.records if r.name == "ondo.http"]
+    assert gone == [f"{method} {path}: the client went away after 100 bytes of its body"
+                    for method, path, _, _ in ROUTES]
+    assert httpx.get(f"{node.url}/healthz").status_code == 200

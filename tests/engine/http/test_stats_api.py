@@ -212,7 +212,35 @@ def test_bad_queries_are_named(shop: Engine) -> None:
         reply = httpx.get(url, params=params, headers=headers)
         assert (reply.status_code, reply.json()["field"]) == (status, field), params
     assert httpx.get(url).status_code == 401
-    assert httpx.get(url.replace("demo-shop", "nope"), headers=headers).status_code == 404
+    # An unknown site answers as another site would: this token is not its own.
+    unknown = httpx.get(url.replace("demo-shop", "nope"), headers=headers)
+    assert (unknown.status_code, unknown.json()["field"]) == (403, "authorization")
+
+
+@pytest.mark.parametrize(("params", "field"), [
+    ({"to": "0001-01-05"}, "to"),  # its default start overflowed Python's dates: a 500
+    ({"from": "0001-01-01", "to": "2026-11-18"}, "from"),
+    ({"from": "1999-12-31", "to": "2000-01-05"}, "from"),
+    ({"from": "2101-01-01", "to": "2026-11-18"}, "from"),
+    ({"from": "9999-12-25", "to": "9999-12-31"}, "to"),
+    ({"to": "9999-12-31"}, "to"),
+])
+def test_dates_outside_the_figures_are_422_naming_the_field(
+        shop: Engine, params: dict[str, str], field: str) -> None:
+    reply = httpx.get(f"{shop.url}/v1/sites/demo-shop/stats", params=params,
+                      headers={"Authorization": f"Bearer {TOKEN}"})
+    assert (reply.status_code, reply.json()["field"]) == (422, field)
+    assert "2000-01-01 to 2100-12-31" in reply.json()["error"]
+
+
+def test_the_first_and_last_days_are_in_range(shop: Engine) -> None:
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    for params in ({"from": "2000-01-01", "to": "2000-01-02"},
+                   {"from": "2100-12-30", "to": "2100-12-31"}):
+        reply = httpx.get(f"{shop.url}/v1/sites/demo-shop/stats", params=params,
+                          headers=headers)
+        assert reply.status_code == 200, reply.text
+        assert (reply.json()["from"], reply.json()["to"]) == (params["from"], params["to"])
 
 
 def test_csv_has_the_same_figures(shop: Engine) -> None:
