@@ -122,3 +122,12 @@ test("stats and diff pass their query; ids are escaped in paths", async () => {
   assert.equal(calls[2].url, "/v1/sites/my%20shop/rules/diff?from=v1&to=v2");
   assert.equal(calls[3].url, "/v1/sites/my%20shop/rules/versions/a%2Fb");
 });
+
+test("a 422 without the file's problems (a file past the engine's limits) is a failure, not an answer", async () => {
+  const tooSlow = { error: "the rule file took more than 60 s to process", field: "body", limit: "job_seconds" };
+  const { fetchImpl } = fakeFetch([[200, SESSION], [422, tooSlow], [422, tooSlow]]);
+  const api = createApi({ fetchImpl });
+  await api.signIn("demo-shop", "t");
+  await assert.rejects(api.validate("x"), (e) => e.status === 422 && e.body.limit === "job_seconds");
+  await assert.rejects(api.push("x", ""), (e) => e.status === 422 && e.body.limit === "job_seconds");
+});

@@ -27,7 +27,7 @@ from starlette.routing import Route, WebSocketRoute
 from engine.delivery.counters import Counters
 from engine.flow.pipeline import Pipeline
 from engine.forecast.recorder import Recorder
-from engine.forecast.service import Forecasts
+from engine.forecast.service import Budget, Forecasts
 from engine.http import (
     admin,
     console,
@@ -44,10 +44,11 @@ from engine.http.services import Services, services
 from engine.matcher import implementation, matcher_class
 from engine.runtime.clock import Clock, SystemClock
 from engine.runtime.config import Config
+from engine.runtime.jobs import Jobs
 from engine.runtime.logs import quiet_websocket_errors
 from engine.runtime.metrics import Metrics
 from engine.runtime.shared_metrics import SharedMetrics
-from engine.runtime.site import load_sites
+from engine.runtime.site import compile_version, load_sites
 from engine.runtime.stalls import GcPauses, watch_loop
 from engine.runtime.supervisor import Supervisor
 from engine.store.base import (
@@ -58,7 +59,7 @@ from engine.store.base import (
 )
 from engine.store.redis import RedisStore
 from engine.wire.protocol import BEACON_PATH, WS_PATH, CloseCode
-from engine.wire.rates import ConnectLimiter
+from engine.wire.rates import ConnectLimiter, VisitorLimiter
 
 WIDGET = Path(__file__).parents[1] / "static" / "widget.js"  # built by widgets/ (esbuild)
 MEMORY_WARNING = 0.9  # /healthz warns when Redis holds this share of its maxmemory
@@ -75,14 +76,17 @@ def create_app(config: Config, redis_url: str | None = None, *, clock: Clock | N
     cls = matcher_class(config.pure_python)
     metrics = Metrics(matcher=implementation(cls))
     counters = Counters(store, on_refused=metrics.refused)
-    recorder = Recorder(store, metrics)
+    recorder = Recorder(store, metrics, limits=config.limits)
     found = Services(config=config, sites=load_sites(config, cls), store=store,
                      clock=clock or SystemClock(), metrics=metrics, counters=counters,
                      pipeline=Pipeline(store, metrics, counters, recorder), matcher_class=cls,
                      connect_limiter=ConnectLimiter(config.limits), recorder=recorder,
+                     jobs=Jobs(config.limits, ("engine.runtime.site", "engine.flow.feed")),
+                     visitor_limiter=VisitorLimiter(config.limits),
                      forecasts=Forecasts(store, cls, config.limits.forecasts_per_site,
                                          config.limits.forecast_entries,
-                                         store.url if isinstance(store, RedisStore) else None))
+                                         store.url if isinstance(store, RedisStore) else None,
+                                         Budget.of(config.limits)))
     if metrics_dir is not None:
         found.shared_metrics = SharedMetrics(metrics_dir, metrics, lambda: counters.totals,
                                              lambda: found.store.errors)
@@ -116,6 +120,7 @@ def create_app(config: Config, redis_url: str | None = None, *, clock: Clock | N
         await supervisor.close()
         await close_sockets(app)
         await found.store.close()
+        await found.jobs.close()
 
     app = Starlette(routes=[
         *admin.routes(),
@@ -148,18 +153,30 @@ async def close_sockets(app: Starlette) -> None:
 async def load_active_versions(found: Services) -> None:
     """An uploaded active version beats the config's rule file. Read at
     start-up, after every (re)subscribe to the announcements and now and then,
-    so a node that missed an announcement (storage down) catches up. Raises
-    StoreUnavailable."""
+    so a node that missed an announcement (storage down) catches up; returns
+    once the versions read are live (compiled in job workers, the sites serving
+    their current rules meanwhile). Raises StoreUnavailable."""
+    found.jobs.warm()  # a worker ready for the first upload or check
     versions = found.store.versions
+    loading = []
     for site in found.sites.values():
+        asked = site.asked
         version = await versions.active(site.config.id)
         source = await versions.source(site.config.id, version) if version else None
-        if version and source:
-            site.load(version, source, found.matcher_class)
+        # A version asked for while this one was read (an upload here) is newer.
+        if version and source and site.asked == asked:
+            task = site.activate(version, functools.partial(
+                compile_version, found.jobs, site, version, source, found.matcher_class))
+            if task is not None:
+                loading.append(task)
+    if loading:  # a build that fails is logged by the site; the rest go on
+        await asyncio.wait(loading)
 
 
 async def announced(found: Services, channel: str, data: str) -> None:
-    """A message from another node (or this one) between nodes."""
+    """A message from another node (or this one) between nodes. A rule version
+    is compiled in a job's worker while the follower goes on with the next
+    messages; the last one announced wins (``LiveSite.activate``)."""
     if channel == RULES_CHANNEL:
         site_id, _, version = data.partition(" ")
         site = found.sites.get(site_id)
@@ -167,7 +184,8 @@ async def announced(found: Services, channel: str, data: str) -> None:
             return
         source = await found.store.versions.source(site_id, version)
         if source is not None:
-            site.load(version, source, found.matcher_class)
+            site.activate(version, functools.partial(
+                compile_version, found.jobs, site, version, source, found.matcher_class))
     elif channel == PUSH_CHANNEL:
         message = json.loads(data)
         found.registry.push(message["site"], message["profile"], message["frames"])
@@ -185,7 +203,7 @@ async def healthz(request: Request) -> Response:
     body: dict[str, Any] = {"redis": redis_ok, "matcher": found.metrics.matcher,
                             "connections": found.metrics.connections}
     warnings = []
-    if redis_ok and hasattr(found.store, "memory"):  # ISSUE22-TEMP until memory() lands
+    if redis_ok:
         with contextlib.suppress(StoreUnavailable):
             memory = await found.store.memory()
             if memory is not None and memory.maxmemory:

@@ -5,18 +5,18 @@ console session (engine/http/auth.py).
 
 A feed with a bad line changes nothing: 422 with every bad line (up to 50),
 each ``{"line", "field", "message"}``; a body over ``Limits.feed_bytes`` 413.
+It is read in a job's worker, never on the event loop, within the site's job
+limits (``jobs_per_site``: 429, ``job_seconds``: 422, ``job_memory``: 413).
 """
 
 from __future__ import annotations
-
-import asyncio
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from engine.flow.feed import FeedError, parse_feed
-from engine.http.admin import admin_endpoint
+from engine.http.admin import admin_endpoint, in_worker
 from engine.http.bodies import error, read_body
 from engine.http.services import Services
 from engine.runtime.site import LiveSite
@@ -31,9 +31,10 @@ def _feed_json(feed: Feed) -> dict[str, object]:
 async def put_products(request: Request, site: LiveSite, found: Services) -> Response:
     body = await read_body(request, found.config.limits.feed_bytes)
     try:
-        # A feed of 100,000 lines takes a moment to read: off the event loop.
-        products = await asyncio.to_thread(parse_feed, body,
-                                           request.headers.get("content-type", ""))
+        # A feed of 100,000 lines takes seconds to read: in a job's worker,
+        # within the site's job limits (engine/http/admin.py).
+        products = await in_worker(request, site, "the product feed", parse_feed, body,
+                                   request.headers.get("content-type", ""))
     except FeedError as exc:
         first = exc.problems[0]
         return JSONResponse({"error": f"the feed has errors; nothing was changed ({exc})",

@@ -17,12 +17,13 @@ from engine.http.connections import Registry
 from engine.matcher import MatcherLike
 from engine.runtime.clock import Clock
 from engine.runtime.config import Config
+from engine.runtime.jobs import Jobs
 from engine.runtime.metrics import Metrics
 from engine.runtime.shared_metrics import SharedMetrics
 from engine.runtime.site import LiveSite
 from engine.runtime.supervisor import Supervisor
 from engine.store.base import Store
-from engine.wire.rates import ConnectLimiter
+from engine.wire.rates import ConnectLimiter, VisitorLimiter
 
 
 @dataclass
@@ -36,8 +37,10 @@ class Services:
     pipeline: Pipeline
     matcher_class: type[MatcherLike]
     connect_limiter: ConnectLimiter
+    visitor_limiter: VisitorLimiter  # the events of one visitor's beacons
     recorder: Recorder
     forecasts: Forecasts
+    jobs: Jobs  # heavy admin work (rule files, feeds) in worker processes
     registry: Registry = field(default_factory=Registry)
     sockets: set[WebSocket] = field(default_factory=set)  # open, for a clean shutdown
     shared_metrics: SharedMetrics | None = None  # several workers: /metrics sums them all

@@ -1,25 +1,41 @@
 """A site as the engine runs it: its configuration and its active ruleset,
-compiled once and swapped atomically (one reference assignment)."""
+compiled once and swapped atomically (one reference assignment).
+
+A version uploaded or announced while the engine serves is compiled in a job's
+worker (``check_rules``, engine/runtime/jobs.py), never on the event loop: the
+site serves its current rules meanwhile, and the version asked for last wins
+(``LiveSite.activate``). Only the configured files at start-up are compiled in
+the engine's process (``load_sites``), before it serves anything.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+import dataclasses
+import functools
+import logging
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
+
+import orjson
 
 import rules
 from engine.delivery.policy import Policy, group, site_group
 from engine.matcher import MatcherLike
 from engine.profile.localtime import Calendar
 from engine.runtime.config import Config, SiteConfig
+from engine.runtime.jobs import JobError, Jobs
 from engine.store.base import source_version
 from engine.wire.action_ids import action_key
 from engine.wire.protocol import SIGNALS
 from rules.catalogue import CATALOGUE, Scope
+from rules.errors import Problem, Severity
 from rules.ruleset import Rule, Ruleset, TemplateVar
 
+log = logging.getLogger("ondo.rules")
 EVERYONE = group(True, 0.0)  # the one group of a site without a holdback
 
 
@@ -74,12 +90,75 @@ class ActiveRules:
         return sorted(found, key=lambda r: (-by_id[r].priority, by_id[r].index))
 
 
+class Checked(NamedTuple):
+    """A rule file checked in a job's worker (``check_rules``)."""
+
+    ok: bool  # no error: it compiled
+    site: str | None  # the site the file names
+    rules: int  # how many rules it has
+    problems: bytes  # ``{"errors": [...], "warnings": [...]}``: JSON, as the API answers
+    head: Ruleset | None  # when kept: the ruleset without its rules ...
+    kept: list[Rule]  # ... which cross back in pieces (engine/runtime/jobs.py)
+
+    def ruleset(self) -> Ruleset:
+        """The compiled file (kept and without errors)."""
+        if self.head is None:
+            raise RuntimeError("the ruleset was not kept, or the file has errors")
+        return dataclasses.replace(self.head, rules=tuple(self.kept))
+
+    def active(self, matcher_class: type[MatcherLike], version: str,
+               source: str) -> ActiveRules:
+        """The file as a site's active rules. Raises RuleFileError."""
+        if not self.ok:
+            found = orjson.loads(self.problems)
+            raise rules.RuleFileError(*([Problem(**{**p, "severity": Severity(p["severity"])})
+                                         for p in found[kind]] for kind in
+                                        ("errors", "warnings")))
+        return ActiveRules.build(self.ruleset(), matcher_class, version, source)
+
+
+def check_rules(source: str, name: str, keep: bool = False) -> Checked:
+    """A job (run in a worker): the rule file's text checked, its problems as
+    JSON, and with ``keep`` its compiled ruleset."""
+    compiled = rules.check(source, name)
+    problems = orjson.dumps({"errors": [p.as_json() for p in compiled.errors],
+                             "warnings": [p.as_json() for p in compiled.warnings]})
+    ruleset = compiled.ruleset
+    if ruleset is None:
+        return Checked(False, None, 0, problems, None, [])
+    if not keep:
+        return Checked(True, ruleset.site, len(ruleset.rules), problems, None, [])
+    return Checked(True, ruleset.site, len(ruleset.rules), problems,
+                   dataclasses.replace(ruleset, rules=()), list(ruleset.rules))
+
+
+async def compile_version(jobs: Jobs, site: LiveSite, version: str, source: str,
+                          matcher_class: type[MatcherLike], counted: bool = False
+                          ) -> ActiveRules:
+    """A stored version as the site's active rules: compiled in a job's worker,
+    its matcher built here (0.2 s on the loop for 20,000 rules). ``counted``:
+    one of the site's ``jobs_per_site`` (a request's). Raises JobError,
+    RuleFileError."""
+    checked = await jobs.run(site.config.id, "the rule file", check_rules, source,
+                             f"{site.config.id}.yaml", True, counted=counted)
+    return checked.active(matcher_class, version, source)
+
+
+Build = Callable[[], Awaitable[ActiveRules]]
+
+
 class LiveSite:
     def __init__(self, config: SiteConfig, rules: ActiveRules | None) -> None:
         self.config = config
         self.rules = rules
         self.calendar = Calendar(config.tz)
         self.action_key = action_key(config.secret)
+        # Versions asked for (activate, go_live, load), and the last one: a
+        # reader of the store that sees the count change while it reads knows
+        # that a newer ask came in meanwhile.
+        self.asked = 0
+        self.wanted: str | None = rules.version if rules is not None else None
+        self._building: tuple[str, asyncio.Task[None]] | None = None
 
     def group(self, key: str) -> str:
         """The profile's group in the site's holdback ("t5" or "c5"); without a
@@ -100,13 +179,66 @@ class LiveSite:
         # Events in flight keep the ActiveRules they started with.
         self.rules = rules
 
+    def activate(self, version: str, build: Build) -> asyncio.Task[None] | None:
+        """Make ``version`` this site's active ruleset on this node, once
+        ``build`` (which compiles off the event loop) has built it; the site
+        serves its current rules until then, and swaps at once. The version
+        asked for last wins: a build still running for another one is
+        cancelled. None when the version is active already; the build under way
+        when it is being built. A build that fails is logged; the site keeps
+        serving what it served."""
+        if self._building is not None:
+            building, task = self._building
+            if building == version and not task.done():
+                self._ask(version, cancel=False)
+                return task
+        self._ask(version)
+        if self.rules is not None and self.rules.version == version:
+            return None
+        task = asyncio.create_task(self._build(build), name=f"ondo-rules-{self.config.id}")
+        task.add_done_callback(functools.partial(_failed, self.config.id, version))
+        self._building = (version, task)
+        return task
+
+    async def _build(self, build: Build) -> None:
+        self.swap(await build())  # nothing between the build and the swap
+
+    def go_live(self, active: ActiveRules, since: int | None = None) -> bool:
+        """Swap in rules built already (an upload compiled them to check them),
+        unless another version was asked for after ``since`` (an ``asked``
+        count): then that one is newer, and this returns False."""
+        if since is not None and self.asked != since and self.wanted != active.version:
+            return False
+        self._ask(active.version)
+        if self.rules is None or self.rules.version != active.version:
+            self.swap(active)
+        return True
+
     def load(self, version: str, source: str, matcher_class: type[MatcherLike]) -> None:
-        """Compile a stored version and make it this site's active ruleset on
-        this node (a no-op when it already is). Raises RuleFileError."""
+        """Compile a stored version here, in the engine's process, and make it
+        this site's active ruleset (a no-op when it already is): for start-up
+        and tests; a serving engine uses ``activate``. Raises RuleFileError."""
+        self._ask(version)
         if self.rules is not None and self.rules.version == version:
             return
         ruleset = rules.load(source, name=f"{self.config.id}.yaml")
         self.swap(ActiveRules.build(ruleset, matcher_class, version, source))
+
+    def _ask(self, version: str, cancel: bool = True) -> None:
+        self.asked += 1
+        self.wanted = version
+        if cancel and self._building is not None:
+            self._building[1].cancel()  # a no-op when it is done
+            self._building = None
+
+
+def _failed(site: str, version: str, task: asyncio.Task[None]) -> None:
+    if task.cancelled() or task.exception() is None:
+        return
+    exc = task.exception()
+    log.error("site %s: version %s could not go live on this node (%s); it serves the "
+              "rules it served", site, version, exc,
+              exc_info=None if isinstance(exc, JobError | rules.RuleFileError) else exc)
 
 
 def load_sites(config: Config, cls: type[MatcherLike]) -> dict[str, LiveSite]:

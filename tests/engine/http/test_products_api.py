@@ -88,3 +88,20 @@ def test_a_feed_over_the_byte_limit_is_413(redis_url: str) -> None:
     with run_engine(config, redis_url) as engine:
         reply = put(engine, FEED)
     assert (reply.status_code, reply.json()["field"]) == (413, "body")
+
+
+def test_a_feed_that_takes_too_long_to_read_is_stopped_and_changes_nothing(
+        redis_url: str) -> None:
+    config = Config(sites={"demo-shop": site_config(
+        admin_token_sha256=hashlib.sha256(TOKEN.encode()).hexdigest())},
+        limits=dataclasses.replace(LIMITS, job_seconds=0.2))
+    big = "\n".join(json.dumps({"id": f"P{n}", "name": f"상품 {n}", "price": 1000 + n,
+                                "url": f"/product/P{n}"}, ensure_ascii=False)
+                    for n in range(100_000))  # a second of reading, in a job's worker
+    with run_engine(config, redis_url) as engine:
+        good = put(engine, FEED).json()
+        reply = put(engine, big)
+        assert (reply.status_code, reply.json()["field"]) == (422, "body")
+        assert reply.json()["error"].startswith(
+            "the product feed took more than 0.2 s to process (the limit job_seconds)")
+        assert current(engine).json()["version"] == good["version"]
