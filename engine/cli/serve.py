@@ -47,7 +47,7 @@ def _stop(signum: int, frame: FrameType | None) -> None:
 def run(args: argparse.Namespace) -> int:
     from engine.matcher import pure_requested
     from engine.runtime.config import ConfigError, load_config
-    from engine.runtime.embedded import EmbeddedRedis, EmbeddedRedisError
+    from engine.runtime.embedded import POLICY, EmbeddedRedis, EmbeddedRedisError
     from rules.errors import RuleFileError
 
     overrides = {"host": args.host, "port": args.port, "workers": args.workers,
@@ -66,13 +66,14 @@ def run(args: argparse.Namespace) -> int:
     try:
         if redis_url is None:
             try:
-                embedded = EmbeddedRedis(config.data_dir).start()
+                embedded = EmbeddedRedis(config.data_dir, maxmemory=config.redis_maxmemory).start()
             except EmbeddedRedisError as exc:
                 print(f"ondo serve: {exc}", file=sys.stderr)
                 return 2
             embedded.supervise()
             redis_url = embedded.url
-            print(f"embedded redis-server on {redis_url} (AOF in {config.data_dir}/)")
+            print(f"embedded redis-server on {redis_url} (AOF in {config.data_dir}/, maxmemory "
+                  f"{embedded.maxmemory / 2**20:,.0f} MiB, {POLICY})")
         elif (refused := _wrong_kind(redis_url)) is not None:
             print(f"ondo serve: {refused}", file=sys.stderr)
             return 2

@@ -1,15 +1,25 @@
 """``POST /v1/beacon``: the widget's last events when a page hides or unloads
 (``navigator.sendBeacon``), ``{"site", "visitor", "events": [event frames]}``.
 The same checks as the socket (origin, visitor id, frames, reports), all of
-them before any event is stored; the same pipeline. No actions come back."""
+them before any event is stored; the same pipeline. No actions come back.
+
+Unauthenticated, so bounded as the socket is (docs/protocol.md, "Beacon"):
+each beacon takes a token of its address's bucket, the one new sockets take
+(over: 429 naming ``address``), and its events take tokens of the visitor's
+bucket, at a socket's event rate (over: 429 naming ``events``, and none of
+them is stored). An unknown site is answered as a foreign origin is, so that
+no one learns which site ids exist.
+"""
 
 from __future__ import annotations
+
+import math
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from engine.flow.derive import Visitor, check_event
-from engine.http.bodies import error, read_object
+from engine.http.bodies import RequestError, error, parse_json, read_body
 from engine.http.gateway import allowed_origin
 from engine.http.services import services
 from engine.store.base import StoreUnavailable
@@ -20,11 +30,16 @@ from engine.wire.protocol import valid_visitor_id
 async def beacon(request: Request) -> Response:
     found = services(request)
     limits = found.config.limits
-    data = await read_object(request, limits.beacon_bytes, "site, visitor and events")
+    body = await read_body(request, limits.beacon_bytes)
+    # Before parsing anything: a refused beacon costs reading its bytes only.
+    if not found.connect_limiter.allow(request.client.host if request.client else ""):
+        raise RequestError(429, "address", "too many beacons and sockets from this address; "
+                           "send later", headers={"Retry-After": "1"})
+    data = parse_json(body)
+    if not isinstance(data, dict):
+        return error(422, "body", "a JSON object with site, visitor and events")
     site = found.sites.get(data.get("site"))  # type: ignore[arg-type]
-    if site is None:
-        return error(404, "site", "unknown site")
-    if not allowed_origin(site, request.headers.get("origin")):
+    if site is None or not allowed_origin(site, request.headers.get("origin")):
         return error(403, "origin", "origin not allowed for this site")
     visitor_id, events = data.get("visitor"), data.get("events")
     if not valid_visitor_id(visitor_id):
@@ -42,6 +57,11 @@ async def beacon(request: Request) -> Response:
         except FrameError as exc:
             return error(422, f"events[{index}].{exc.field or 't'}", str(exc))
         parsed.append(event)
+    wait = found.visitor_limiter.take(site.config.id, visitor_id, len(parsed))
+    if wait:
+        raise RequestError(429, "events", f"over {limits.events_per_second:g} events/s "
+                           f"(bursts of {limits.event_burst}) for this visitor; send later",
+                           headers={"Retry-After": str(max(1, math.ceil(wait)))})
     try:
         for event in parsed:
             found.metrics.sent(await found.pipeline.handle(visitor, event, found.clock.now()))

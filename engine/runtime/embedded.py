@@ -17,6 +17,13 @@ It lives and dies with the engine:
   directory, with bounded backoff. Meanwhile the engine answers
   ``unavailable`` and /healthz says degraded; both recover by themselves, since
   the store reconnects.
+
+Its memory is bounded: ``maxmemory`` (``[server] redis_maxmemory_mb``; by
+default a quarter of the machine's memory, or of the container's limit) with
+the policy ``volatile-lru``: at the limit Redis evicts the least recently used
+keys that have a time to live (anonymous and member profiles, event ids,
+statistics, the recording) and never those without one (rule versions, the
+active pointer, product feeds). docs/storage.md, "When Redis memory is short".
 """
 
 from __future__ import annotations
@@ -41,7 +48,11 @@ log = logging.getLogger("ondo.embedded")
 
 LOCK_FILE = "engine.lock"
 PID_FILE = "redis-server.pid"
+POLICY = "volatile-lru"  # maxmemory-policy: docs/storage.md says why
 _PR_SET_PDEATHSIG = 1
+# Where a container's memory limit is read (cgroup v2, then v1).
+CGROUP_LIMITS = (Path("/sys/fs/cgroup/memory.max"),
+                 Path("/sys/fs/cgroup/memory/memory.limit_in_bytes"))
 
 
 class EmbeddedRedisError(Exception):
@@ -52,6 +63,31 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def machine_memory() -> int:
+    """Bytes of memory the engine's machine has: its physical memory, or its
+    container's limit when that is lower."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):  # no such names: read /proc/meminfo
+        total = 0
+        with contextlib.suppress(OSError, ValueError):
+            for line in Path("/proc/meminfo").read_text().splitlines():
+                if line.startswith("MemTotal:"):
+                    total = int(line.split()[1]) * 1024
+    for path in CGROUP_LIMITS:
+        with contextlib.suppress(OSError):
+            limit = path.read_text().strip()
+            if limit.isdigit() and (not total or int(limit) < total):  # or "max": none
+                total = int(limit)
+    return total
+
+
+def default_maxmemory() -> int:
+    """A quarter of the machine's memory: the engine, its workers and the
+    operating system's cache keep the rest (0, no limit, if unknown)."""
+    return machine_memory() // 4
 
 
 def answers_ping(port: int) -> bool:
@@ -110,7 +146,8 @@ def _wait_gone(pid: int, timeout: float) -> bool:
 
 
 class EmbeddedRedis:
-    def __init__(self, data_dir: Path, port: int | None = None, *, persist: bool = True) -> None:
+    def __init__(self, data_dir: Path, port: int | None = None, *, persist: bool = True,
+                 maxmemory: int = 0) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             raise EmbeddedRedisError(
@@ -120,6 +157,7 @@ class EmbeddedRedis:
         self.data_dir = data_dir
         self.port = port or free_port()
         self.persist = persist
+        self.maxmemory = maxmemory or default_maxmemory()  # bytes
         self.process: subprocess.Popen[bytes] | None = None
         self.restarts = 0
         self.last_recovery: float | None = None  # seconds from exit to answering again
@@ -222,7 +260,8 @@ class EmbeddedRedis:
     def _spawn(self, timeout: float) -> None:
         args = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1",
                 "--dir", str(self.data_dir.resolve()), "--save", "", "--protected-mode", "yes",
-                "--loglevel", "warning"]
+                "--loglevel", "warning", "--maxmemory", str(self.maxmemory),
+                "--maxmemory-policy", POLICY]
         args += (["--appendonly", "yes", "--appendfsync", "everysec"] if self.persist
                  else ["--appendonly", "no"])
         # Its own process group: a Ctrl-C in the terminal reaches the engine,

@@ -68,6 +68,7 @@ class Metrics:
     forged_identities: int = 0
     recorded: int = 0  # entries written for forecasts (engine/forecast/recorder.py)
     recording_dropped: int = 0  # entries lost to a long storage outage
+    recording_props_dropped: int = 0  # entries recorded without their props (the budget)
     counts_refused: int = 0  # statistics the store refused: a sum past its integers
     matcher: str = "cython"
     rates: SiteRates = field(default_factory=SiteRates)
@@ -119,6 +120,8 @@ class Metrics:
             "# TYPE ondo_recorded_total counter", f"ondo_recorded_total {self.recorded}",
             "# TYPE ondo_recording_dropped_total counter",
             f"ondo_recording_dropped_total {self.recording_dropped}",
+            "# TYPE ondo_recording_props_dropped_total counter",
+            f"ondo_recording_props_dropped_total {self.recording_props_dropped}",
             "# TYPE ondo_counts_refused_total counter",
             f"ondo_counts_refused_total {self.counts_refused}",
             "# TYPE ondo_process_id gauge", f"ondo_process_id {os.getpid()}",

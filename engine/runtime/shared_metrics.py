@@ -36,6 +36,7 @@ def snapshot(metrics: Metrics, totals: Totals, store_errors: int) -> dict[str, A
         "pauses": {k: _histogram(h) for k, h in metrics.pauses.items()},
         "connections": metrics.connections, "forged": metrics.forged_identities,
         "recorded": metrics.recorded, "recording_dropped": metrics.recording_dropped,
+        "recording_props_dropped": metrics.recording_props_dropped,
         "rules": [[site, name, n] for (site, name), n in totals.items()],
         "store_errors": store_errors,
         "counts_refused": metrics.counts_refused,
@@ -66,6 +67,7 @@ def merge(own: Metrics, snapshots: list[dict[str, Any]]) -> tuple[Metrics, Count
         out.forged_identities += snap["forged"]
         out.recorded += snap.get("recorded", 0)  # an older worker's snapshot has none
         out.recording_dropped += snap.get("recording_dropped", 0)
+        out.recording_props_dropped += snap.get("recording_props_dropped", 0)
         totals.update({(site, name): n for site, name, n in snap["rules"]})
         errors += snap["store_errors"]
         out.counts_refused += snap.get("counts_refused", 0)

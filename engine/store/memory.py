@@ -180,6 +180,10 @@ class MemoryStore:
     async def ping(self) -> bool:
         return not self.down
 
+    async def memory(self) -> None:
+        with self.reaching():
+            return None  # no maxmemory to come near
+
     async def prepare(self) -> None:
         if self.down:
             raise StoreUnavailable("the in-memory store is down (simulated)")

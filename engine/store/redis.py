@@ -59,6 +59,7 @@ from engine.store.base import (
     STATS_TTL,
     Applied,
     LiveUpdate,
+    Memory,
     OnMessage,
     OnSubscribed,
     Result,
@@ -350,6 +351,22 @@ class RedisStore:
         except (*_DOWN, ReplyError):
             return False
 
+    async def memory(self) -> Memory:
+        """``INFO memory``; on a cluster, that of the fullest master (the
+        first to refuse or evict). Raises StoreUnavailable."""
+        try:
+            if isinstance(self.pipe, ClusterPipe):
+                replies = await self.pipe.each_master("INFO", "memory")
+            else:
+                replies = [await self.pipe.call("INFO", "memory")]
+        except (*_DOWN, ReplyError) as exc:
+            self.errors += 1
+            raise StoreUnavailable(str(exc)) from exc
+        found = [_memory(_text(reply)) for reply in replies]
+        if not found:
+            raise StoreUnavailable("no Redis master answered INFO memory")
+        return max(found, key=lambda m: (m.share or 0.0, m.used))
+
     async def prepare(self) -> None:
         """Load every script on every master, so that the first events after a
         start do not all meet NOSCRIPT. Raises StoreUnavailable."""
@@ -385,6 +402,12 @@ class RedisStore:
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
+
+
+def _memory(info: str) -> Memory:
+    fields = dict(line.split(":", 1) for line in info.splitlines() if ":" in line)
+    return Memory(int(fields.get("used_memory", 0)), int(fields.get("maxmemory", 0)),
+                  fields.get("maxmemory_policy", "noeviction").strip())
 
 
 def _visitors_key(site: str, day: str, name: str | None) -> str:

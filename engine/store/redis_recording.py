@@ -1,6 +1,8 @@
 """A site's recording for forecasts in Redis (engine/store/base.py
 ``Recordings``): one stream ``ondo:{SITE}:rec`` whose entry ids start with
-the entry's time in ms, and ``ondo:{SITE}:rec:layouts`` (layout id -> names).
+the entry's time in ms, each entry its blob (``e``) and its end offset in the
+bytes ever appended (``o``, for the byte budget), and
+``ondo:{SITE}:rec:layouts`` (layout id -> names).
 
 Both share the site's hash tag: on a cluster a site's recording is one slot,
 written once per flush (a few times a second) in one call of record.lua.
@@ -12,7 +14,7 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from engine.store.base import Recording
+from engine.store.base import ENTRY_OVERHEAD, TRIMMED_TO, Recording
 
 if TYPE_CHECKING:
     from engine.store.redis import RedisStore
@@ -28,9 +30,25 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+def _field(fields: Any, name: str) -> Any:
+    return fields.get(name.encode(), fields.get(name)) if isinstance(fields, dict) else None
+
+
 def _blob(fields: Any) -> bytes:
-    blob = fields.get(b"e", fields.get("e")) if isinstance(fields, dict) else None
+    blob = _field(fields, "e")
     return blob if isinstance(blob, bytes) else b""
+
+
+def _end(fields: Any) -> int:
+    """Where the entry ends in the bytes ever appended (record.lua)."""
+    offset = _field(fields, "o")
+    return int(offset) if offset is not None else 0
+
+
+def _start(fields: Any) -> int:
+    """Where it starts (0 for an entry recorded before entries had offsets)."""
+    offset = _field(fields, "o")
+    return int(offset) - len(_blob(fields)) - ENTRY_OVERHEAD if offset is not None else 0
 
 
 def _ms(entry_id: bytes | str) -> float:
@@ -44,10 +62,12 @@ class RedisRecordings:
         self.client = store.client
 
     async def append(self, site: str, entries: Sequence[tuple[float, bytes]],
-                     layout: tuple[str, str], keep_since: float, cap: int) -> None:
+                     layout: tuple[str, str], keep_since: float, cap: int,
+                     max_bytes: int = 0) -> None:
         keys = (stream_key(site), f"{stream_key(site)}:layouts")
         for start in range(0, len(entries), BLOCK):
-            args: list[Any] = [layout[0], layout[1], cap, int(max(0.0, keep_since) * 1000)]
+            args: list[Any] = [layout[0], layout[1], cap, int(max(0.0, keep_since) * 1000),
+                               max_bytes, int(max_bytes * TRIMMED_TO), ENTRY_OVERHEAD]
             for at, blob in entries[start:start + BLOCK]:
                 args += (int(at * 1000), blob)
             await self.store._evalsha(self.store.record_script, keys, args)
@@ -60,8 +80,9 @@ class RedisRecordings:
             pipe.xrange(key, count=1)
             pipe.xrevrange(key, count=1)
             entries, first, last = await pipe.execute()
+        held = _end(last[0][1]) - _start(first[0][1]) if first and last else 0
         return Recording(int(entries), _ms(first[0][0]) if first else None,
-                         _ms(last[0][0]) if last else None)
+                         _ms(last[0][0]) if last else None, held)
 
     async def page(self, site: str, since: float, until: float, after: str = "",
                    count: int = 5_000) -> list[tuple[str, bytes]]:

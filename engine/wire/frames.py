@@ -52,6 +52,9 @@ class Event:
 
 
 _EVENT_ID = re.compile(r"[A-Za-z0-9_.:-]+")
+# The latest client time an event may carry, in ms: 9999-12-31T23:59:59.999Z,
+# the last moment every date tool (Python's datetime, ISO 8601) can write.
+MAX_AT = 253_402_300_799_999
 _KINDS = {kind.value: kind for kind in EventKind}
 
 
@@ -95,10 +98,12 @@ def _required(data: dict[str, Any], name: str, limits: Limits, prefix: str = "da
     return value
 
 
-def _number(value: Any, field: str, *, minimum: float = 0) -> float:
+def _number(value: Any, field: str, *, minimum: float = 0, maximum: float = math.inf) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(
-            value) or value < minimum:
-        raise FrameError(ErrorCode.BAD_FIELD, f"{field} must be a number ≥ {minimum:g}", field)
+            value) or not minimum <= value <= maximum:
+        within = f"from {minimum:,g} to {maximum:,.0f}" if maximum < math.inf else \
+            f"≥ {minimum:g}"
+        raise FrameError(ErrorCode.BAD_FIELD, f"{field} must be a number {within}", field)
     return float(value)
 
 
@@ -131,7 +136,7 @@ def parse_frame(obj: Any, limits: Limits) -> Hello | Event:
         raise FrameError(ErrorCode.BAD_FIELD, "data must be an object", "data", event_id)
     at = obj.get("at", 0)
     try:
-        at = _number(at, "at")
+        at = _number(at, "at", maximum=MAX_AT)
         clean = _check_data(event_kind, data, limits)
     except FrameError as exc:
         exc.event_id = event_id
@@ -162,8 +167,9 @@ def _check_data(kind: EventKind, data: dict[str, Any], limits: Limits) -> dict[s
             if not isinstance(item, dict):
                 raise FrameError(ErrorCode.BAD_FIELD, f"{where} must be an object", where)
             product = _string(item, "product_id", limits, prefix=where + ".")
-            qty = _number(item.get("qty", 1), where + ".qty", minimum=1)
-            price = _number(item.get("price", 0), where + ".price")
+            qty = _number(item.get("qty", 1), where + ".qty", minimum=1,
+                          maximum=limits.max_quantity)
+            price = _number(item.get("price", 0), where + ".price", maximum=limits.max_amount)
             if not qty.is_integer():
                 raise FrameError(ErrorCode.BAD_FIELD, f"{where}.qty must be a whole number",
                                  where + ".qty")
@@ -190,6 +196,10 @@ def _check_data(kind: EventKind, data: dict[str, Any], limits: Limits) -> dict[s
     if not isinstance(props, dict):
         raise FrameError(ErrorCode.BAD_FIELD, "data.props must be an object", "data.props")
     _check_json(props, "data.props", limits)
+    size = len(orjson.dumps(props))
+    if size > limits.props_bytes:
+        raise FrameError(ErrorCode.BAD_FIELD, f"data.props is {size:,} bytes of JSON; at most "
+                         f"{limits.props_bytes:,}", "data.props")
     return {"name": name, "props": props}
 
 

@@ -130,10 +130,9 @@ function boot(win) {
   }
   win.addEventListener("popstate", () => { pageInfo = {}; pageview(); });
   const flush = () => {
-    const events = outbox.pending();
-    if (events.length && win.navigator.sendBeacon) {
-      win.navigator.sendBeacon(`${engine.origin}${BEACON_PATH}`,
-        JSON.stringify({ site, visitor, events }));
+    const body = outbox.beacon(site, visitor);
+    if (body && win.navigator.sendBeacon) {
+      win.navigator.sendBeacon(`${engine.origin}${BEACON_PATH}`, body);
     }
   };
   win.addEventListener("pagehide", flush);

@@ -1,6 +1,8 @@
 // Events not yet acknowledged by the engine: kept (in sessionStorage when it
 // works) and resent after a reconnect, so nothing is lost; the engine drops
 // duplicates by id.
+import { LIMITS } from "./protocol.js";
+
 const KEY = "ondo.outbox";
 const MAX = 200;
 
@@ -30,6 +32,19 @@ export class Outbox {
 
   pending() {
     return this.events.slice();
+  }
+
+  // The body of a beacon for what is pending, within what the engine takes
+  // (LIMITS.event_burst events, LIMITS.beacon_bytes of UTF-8): the oldest
+  // events first; the rest stay here for the next page's socket. "" if none.
+  beacon(site, visitor) {
+    let events = this.events.slice(0, LIMITS.event_burst);
+    while (events.length) {
+      const body = JSON.stringify({ site, visitor, events });
+      if (new TextEncoder().encode(body).length <= LIMITS.beacon_bytes) return body;
+      events = events.slice(0, -1);
+    }
+    return "";
   }
 
   save() {

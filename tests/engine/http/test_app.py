@@ -1,8 +1,8 @@
-"""HTTP endpoints beside the websocket: the beacon and the widget file."""
+"""HTTP endpoints beside the websocket: the widget file, the demo routes, the
+config's limits (the beacon: tests/engine/http/test_beacon.py)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import httpx
@@ -10,38 +10,7 @@ import pytest
 
 from engine.http.app import WIDGET
 from engine.runtime.config import Config, ConfigError, load_config
-from tests.conftest import ORIGIN, Engine, run_engine, site_config
-from tests.engine.client import Visitor
-
-
-def beacon(engine: Engine, body: object, origin: str = ORIGIN) -> httpx.Response:
-    return httpx.post(f"{engine.url}/v1/beacon", content=json.dumps(body),
-                      headers={"Origin": origin, "Content-Type": "text/plain"})
-
-
-def event(event_id: str, url: str) -> dict[str, object]:
-    return {"t": "event", "id": event_id, "kind": "pageview", "data": {"url": url}}
-
-
-def test_the_beacon_stores_the_last_events_once(engine: Engine) -> None:
-    events = [event(f"b{n}", f"https://shop.example.com/p{n}") for n in range(4)]
-    body = {"site": "demo-shop", "visitor": "beacon-0001", "events": events}
-    assert beacon(engine, body).status_code == 204
-    assert beacon(engine, body).status_code == 204  # sent again: duplicates dropped
-    v = Visitor(engine, "beacon-0001")
-    v.page("https://shop.example.com/p5")  # the fifth page view, not the ninth
-    assert [a["rule"] for a in v.actions] == ["first-visit-signup-nudge"]
-
-
-def test_the_beacon_refuses_bad_input_naming_the_field(engine: Engine) -> None:
-    good = {"site": "demo-shop", "visitor": "beacon-0002", "events": []}
-    assert beacon(engine, good, origin="https://evil.io").status_code == 403
-    assert beacon(engine, {**good, "site": "nope"}).json()["field"] == "site"
-    reply = beacon(engine, {**good, "events": [{"t": "event", "id": "x", "kind": "pageview",
-                                                "data": {"url": 5}}]})
-    assert (reply.status_code, reply.json()["field"]) == (422, "events[0].data.url")
-    assert httpx.post(f"{engine.url}/v1/beacon", content=b"{", headers={
-        "Origin": ORIGIN}).status_code == 400
+from tests.conftest import Engine, run_engine, site_config
 
 
 def test_widget_js_is_served_with_caching_headers(engine: Engine) -> None:
@@ -102,3 +71,15 @@ def test_a_site_spreads_its_live_counters_over_whole_shards_only(tmp_path: Path)
             load_config(path)
         assert info.value.key.endswith(".live_shards")
         assert "a whole number from 1 to 64" in str(info.value)
+
+
+def test_a_login_url_a_browser_would_take_off_the_shop_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "shop.toml"
+    site = '[[sites]]\nid = "my-shop"\nsecret = "0123456789abcdef0123"\n'
+    path.write_text(site + 'login_url = "/member/login?return={return}"\n', encoding="utf-8")
+    assert load_config(path).sites["my-shop"].login_url == "/member/login?return={return}"
+    for bad in ("/\\\\evil.example/login", "javascript:alert(1)", "//evil.example/login"):
+        path.write_text(site + f'login_url = "{bad}"\n', encoding="utf-8")
+        with pytest.raises(ConfigError) as info:
+            load_config(path)
+        assert info.value.key == "sites[0].login_url"

@@ -1,14 +1,15 @@
 """A site's recording for forecasts (contract, every store): entries come
 back in time order, page by page, within a window; retention by time and
-by count drops the oldest, at most a block more than asked; a clock that
-steps back a little never loses an entry."""
+by count drops the oldest, at most a block more than asked; a byte budget
+drops the oldest exactly, down to nine tenths of it; a recording expires
+with its days; a clock that steps back a little never loses an entry."""
 
 from __future__ import annotations
 
 import json
 
-from engine.store.base import Store
-from tests.engine.store.stores import T0, Run
+from engine.store.base import ENTRY_OVERHEAD, Store
+from tests.engine.store.stores import T0, Run, time_passes
 
 LAYOUT = ("abcd1234", json.dumps(["visit_count", "page_path"]))
 BLOCK = 100  # Redis trims a stream by whole nodes of this many entries
@@ -72,3 +73,40 @@ def test_retention_by_count_keeps_the_newest(store: Store, run: Run) -> None:
     kept = run(store.recordings.span("rec-d")).entries
     assert 300 <= kept <= 300 + BLOCK
     assert read(store, run, "rec-d")[-1] == f"entry-{T0 + 999:.3f}".encode()
+
+
+def weighing(n: int) -> bytes:
+    """Entry ``n``, weighing exactly 1,000 bytes against a byte budget."""
+    return f"entry-{n:05d}".encode().ljust(1_000 - ENTRY_OVERHEAD, b".")
+
+
+def test_a_byte_budget_drops_the_oldest_down_to_nine_tenths_of_it(store: Store,
+                                                                   run: Run) -> None:
+    # Three entries a ms, as from engines whose clocks differ: trimming finds
+    # its place within a ms too.
+    entries = [(T0 + n // 3 / 1000, weighing(n)) for n in range(101)]
+    run(store.recordings.append("rec-e", entries[:100], LAYOUT, 0.0, 1_000_000, 100_000))
+    assert run(store.recordings.span("rec-e")).bytes == 100_000  # at the budget: all kept
+    run(store.recordings.append("rec-e", entries[100:], LAYOUT, 0.0, 1_000_000, 100_000))
+    span = run(store.recordings.span("rec-e"))
+    assert (span.entries, span.bytes) == (90, 90_000)
+    assert read(store, run, "rec-e") == [blob for _, blob in entries[11:]]
+    # Below the budget again: nothing more goes until it is passed again.
+    more = [(T0 + 1 + n / 1000, weighing(101 + n)) for n in range(10)]
+    run(store.recordings.append("rec-e", more, LAYOUT, 0.0, 1_000_000, 100_000))
+    assert run(store.recordings.span("rec-e")).entries == 100
+
+
+def test_the_newest_entry_stays_whatever_it_weighs(store: Store, run: Run) -> None:
+    entries = [(T0 + n, weighing(n)) for n in range(3)]
+    run(store.recordings.append("rec-f", entries, LAYOUT, 0.0, 1_000_000, 500))
+    assert read(store, run, "rec-f") == [weighing(2)]
+
+
+def test_a_recording_no_one_appends_to_expires_with_its_days(store: Store, run: Run) -> None:
+    append(store, run, "rec-g", [T0], keep_since=T0 - WEEK)
+    run(time_passes(store, T0 + WEEK - 60, WEEK - 60))
+    assert run(store.recordings.span("rec-g")).entries == 1
+    run(time_passes(store, T0 + WEEK + 60, 120))
+    assert run(store.recordings.span("rec-g")).entries == 0
+    assert run(store.recordings.layouts("rec-g")) == {}
