@@ -14,10 +14,19 @@ export class ApiError extends Error {
 
 const SAFE = new Set(["GET", "HEAD"]);
 
+// A 422 that lists a rule file's problems is the compiler's answer; any other
+// 422 (the file took longer than the engine allows to check) is a failure.
+function problems(reply) {
+  if (reply.status === 422 && !Array.isArray(reply.data && reply.data.errors)) {
+    throw new ApiError(422, reply.data);
+  }
+  return reply;
+}
+
 export function createApi({ fetchImpl, onExpired = () => {} }) {
   let session = null; // { site, csrf, expires, timezone }
 
-  async function send(method, path, { json, text, query, expect = [] } = {}) {
+  async function send(method, path, { json, text, query, expect = [], signal } = {}) {
     const headers = { Accept: "application/json" };
     let body;
     if (json !== undefined) {
@@ -37,7 +46,7 @@ export function createApi({ fetchImpl, onExpired = () => {} }) {
     }
     let reply;
     try {
-      reply = await fetchImpl(url, { method, headers, body, credentials: "same-origin" });
+      reply = await fetchImpl(url, { method, headers, body, credentials: "same-origin", signal });
     } catch (cause) {
       const error = new ApiError(0, { error: String(cause && cause.message || cause), field: "network" });
       throw error;
@@ -95,15 +104,16 @@ export function createApi({ fetchImpl, onExpired = () => {} }) {
       return { text: reply.data, version: reply.headers.get("X-Ondo-Version") || "" };
     },
 
-    // {ok, errors, warnings}: a 422 is an answer here, not a failure.
+    // {ok, errors, warnings}: a 422 with the file's problems is an answer here,
+    // not a failure (a 422 without them, a file past a limit, throws).
     async validate(text) {
-      return (await send("POST", rules("/validate"), { text, expect: [422] })).data;
+      return problems(await send("POST", rules("/validate"), { text, expect: [422] })).data;
     },
 
     // {status: 200, data: {version, rules, new, unchanged, errors, warnings}} or
     // {status: 422, data: {error, field, errors, warnings}}.
     async push(text, note) {
-      return send("PUT", rules(), { text, query: { note }, expect: [422] });
+      return problems(await send("PUT", rules(), { text, query: { note }, expect: [422] }));
     },
 
     // What the draft would have done to the traffic recorded since `since`
@@ -111,8 +121,10 @@ export function createApi({ fetchImpl, onExpired = () => {} }) {
     // {status: 200, data: the forecast} or {status: 422, data: {error, field,
     // errors?, warnings?}}: field "body", the draft's problems; "since", the
     // window (what is recorded is in the error). Other failures throw.
-    async forecast(text, since, until) {
-      return send("POST", rules("/forecast"), { text, query: { since, until }, expect: [422] });
+    // Aborting `signal` cancels it: the connection closes, and the engine
+    // stops the forecast and frees the site's slot.
+    async forecast(text, since, until, signal) {
+      return send("POST", rules("/forecast"), { text, query: { since, until }, expect: [422], signal });
     },
 
     async explain(request) { return (await send("POST", rules("/explain"), { json: request })).data; },

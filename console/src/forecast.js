@@ -85,9 +85,13 @@ export function hourBars(values) {
 }
 
 // One sentence for a forecast that did not run, the engine's words after ours.
+// `limit` names the engine's limit a forecast met (engine/wire/protocol.py).
 export function forecastError(t, error) {
   const message = (error && error.message) || "";
   if (!error || error.status === 0) return t("error.network");
+  const limit = error.body && error.body.limit;
+  if (limit === "forecast_seconds") return t("forecast.error.tooLong", { message });
+  if (limit === "forecast_memory") return t("forecast.error.memory", { message });
   if (error.status === 413) return t("forecast.error.tooMany", { message });
   if (error.status === 429) return t("forecast.error.busy", { message });
   if (error.status === 503) return t("forecast.error.storage", { message });
@@ -100,13 +104,17 @@ export function forecastError(t, error) {
 // The panel and its button (the editor puts the button beside Push).
 // `text()` is the draft, null before the editor is ready; `onRefused(data)`
 // shows a refused draft's problems in the editor, as a refused push does.
+// While a forecast runs, Cancel aborts its request: the engine stops it and
+// frees the site's slot for the next (leaving the editor cancels it too).
 export function forecastPanel(ctx, { text, onRefused }) {
   const { t, lang, api } = ctx;
   let alive = true;
-  let running = false;
+  let running = null; // the AbortController of the forecast under way
   let forecastText = null; // the draft of the results shown
 
   const button = h("button", { type: "button", class: "forecast-button", onclick: run }, t("editor.forecast"));
+  const cancelButton = h("button", { type: "button", class: "forecast-cancel", hidden: true,
+    onclick: cancel }, t("forecast.cancel"));
   const since = h("select", { name: "since" },
     WINDOWS.map((w) => h("option", { value: w }, t(`forecast.window.${w}`))));
   const status = notice("status");
@@ -118,18 +126,22 @@ export function forecastPanel(ctx, { text, onRefused }) {
   async function run() {
     const draft = text();
     if (draft === null || running) return;
-    running = true;
+    const controller = new AbortController();
+    running = controller;
     button.disabled = true;
     button.textContent = t("editor.forecasting");
+    cancelButton.hidden = false;
     node.setAttribute("aria-busy", "true");
     say(stale, "");
     say(status, t("forecast.running"));
     replace(results);
     forecastText = null;
     try {
-      const reply = await api.forecast(draft, since.value);
+      const reply = await api.forecast(draft, since.value, undefined, controller.signal);
       if (!alive) return;
-      if (reply.status === 200) {
+      if (controller.signal.aborted) {
+        say(status, t("forecast.cancelled"));
+      } else if (reply.status === 200) {
         draw(reply.data, draft);
         say(status, t("forecast.done", { seconds: number(reply.data.elapsed_seconds, lang, 1) }), "ok");
       } else if (reply.data && reply.data.field === "body") {
@@ -139,13 +151,22 @@ export function forecastPanel(ctx, { text, onRefused }) {
         say(status, forecastError(t, new ApiError(reply.status, reply.data)), "error");
       }
     } catch (error) {
-      if (alive && error.status !== 401) say(status, forecastError(t, error), "error");
+      if (!alive) return;
+      if (controller.signal.aborted) say(status, t("forecast.cancelled"));
+      else if (error.status !== 401) say(status, forecastError(t, error), "error");
     } finally {
-      running = false;
+      running = null;
       button.disabled = false;
       button.textContent = t("editor.forecast");
+      cancelButton.hidden = true;
       node.removeAttribute("aria-busy");
     }
+  }
+
+  function cancel() {
+    if (!running) return;
+    running.abort();
+    button.focus();
   }
 
   function draw(data, draft) {
@@ -240,7 +261,7 @@ export function forecastPanel(ctx, { text, onRefused }) {
   const node = h("section", { class: "forecast", "aria-labelledby": "forecast-title" },
     h("h3", { id: "forecast-title" }, t("forecast.title")),
     h("p", { class: "muted small" }, t("forecast.intro")),
-    h("div", { class: "forecast-form" }, field(t("forecast.window"), since)),
+    h("div", { class: "forecast-form" }, field(t("forecast.window"), since), cancelButton),
     status, stale, results);
 
   return {
@@ -250,6 +271,9 @@ export function forecastPanel(ctx, { text, onRefused }) {
     edited(current) {
       say(stale, forecastText !== null && current !== forecastText ? t("forecast.stale") : "");
     },
-    destroy: () => { alive = false; },
+    destroy: () => {
+      alive = false;
+      if (running) running.abort(); // no forecast runs on for an editor that is gone
+    },
   };
 }

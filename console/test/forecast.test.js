@@ -139,3 +139,37 @@ test("forecast posts the draft with the window and the CSRF token; 422 is an ans
   assert.equal(calls[2].url, "/v1/sites/demo-shop/rules/forecast?since=7d");
   await assert.rejects(api.forecast("x", "24h"), (e) => e.status === 429 && e.field === "site");
 });
+
+test("a forecast stopped at its time or memory budget says which, with the engine's words", () => {
+  const t = translator("ko");
+  const said = (status, body) => forecastError(t, new ApiError(status, body));
+  const late = "the forecast took longer than 300 s (the limit forecast_seconds): forecast a shorter window";
+  assert.equal(said(422, { error: late, field: "since", limit: "forecast_seconds" }),
+    `예측이 시간 한도를 넘어 중단되었습니다. 더 짧은 기간을 고르세요. (${late})`);
+  const big = "the forecast needed more than 1,024 MiB of memory (the limit forecast_memory): …";
+  assert.match(said(413, { error: big, field: "since", limit: "forecast_memory" }), /^예측에 필요한 메모리가 한도를/);
+  assert.match(said(413, { error: "more than 5,000,000", field: "since", limit: "forecast_entries" }),
+    /^이 기간의 기록이 너무 많습니다/);
+});
+
+test("forecast hands its abort signal to fetch: aborting it closes the request", async () => {
+  const calls = [];
+  const fetchImpl = async (url, init) => {
+    calls.push(init);
+    if (url === "/admin/session") {
+      return { ok: true, status: 200, headers: { get: () => "application/json" },
+        json: async () => ({ site: "demo-shop", csrf: "c" }) };
+    }
+    // As a browser does: an aborted fetch rejects with an AbortError.
+    return new Promise((_, reject) => init.signal.addEventListener("abort", () => {
+      reject(new DOMException("The operation was aborted.", "AbortError"));
+    }));
+  };
+  const api = createApi({ fetchImpl });
+  await api.signIn("demo-shop", "t");
+  const controller = new AbortController();
+  const pending = api.forecast("site: demo-shop\n", "24h", undefined, controller.signal);
+  controller.abort();
+  await assert.rejects(pending, (e) => e.status === 0);
+  assert.equal(calls[1].signal, controller.signal);
+});

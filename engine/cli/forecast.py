@@ -1,6 +1,7 @@
 """``ondo rules forecast FILE --site S --since 24h``: what a draft would have
 done to the traffic recorded over a window, from the running engine's API
 (docs/forecast.md), with a progress bar while it replays and a table after.
+Ctrl-C cancels it: the connection closes, and the engine stops the forecast.
 """
 
 from __future__ import annotations
@@ -21,6 +22,11 @@ from tqdm import tqdm
 import rules
 from engine.cli import api
 
+# The engine bounds a forecast itself (limits.forecast_seconds) and sends a
+# progress line per page: this only gives up on an engine gone silent.
+READ_TIMEOUT = 3_600.0
+CANCELLED = 130  # the exit status of a command stopped by Ctrl-C (128 + SIGINT)
+
 
 def register(verbs: Any, common: Any) -> None:
     forecast = verbs.add_parser(
@@ -36,7 +42,7 @@ def register(verbs: Any, common: Any) -> None:
 
 def _lines(url: str, headers: dict[str, str], body: bytes) -> Iterator[dict[str, Any]]:
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
-    with urllib.request.urlopen(request, timeout=300) as reply:
+    with urllib.request.urlopen(request, timeout=READ_TIMEOUT) as reply:
         for line in reply:
             if line.strip():
                 yield json.loads(line)
@@ -92,6 +98,12 @@ def run_forecast(args: argparse.Namespace) -> int:
         print(f"ondo: cannot reach the engine at {base}: {getattr(exc, 'reason', exc)}",
               file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # the connection is closed: the engine stops the forecast
+        if bar is not None:
+            bar.close()
+            bar = None
+        print("ondo: forecast cancelled", file=sys.stderr)
+        return CANCELLED
     finally:
         if bar is not None:
             bar.close()

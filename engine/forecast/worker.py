@@ -13,6 +13,13 @@ store of tests) the engine sends it: ("layouts", {id: names}, total),
 ("entries", [bytes, ...])..., ("end",). Out: ("progress", done, total)...,
 then ("done", forecast JSON), or ("too_many", limit), ("unavailable",
 message), ("error", message).
+
+The engine bounds the worker (engine/forecast/service.py: its time and its
+resident memory, watched from the engine, which kills it). The worker bounds
+itself too, for when the engine cannot watch (its event loop held up): a
+thread of its own ends the process past the same budget, with the exit
+status ``OVER_TIME`` or ``OVER_MEMORY``, which the engine reads. It names
+itself ``ondo-forecast`` (``/proc/PID/comm``, what ``ps`` and ``top`` show).
 """
 
 from __future__ import annotations
@@ -21,6 +28,8 @@ import asyncio
 import contextlib
 import gc
 import os
+import threading
+import time
 import traceback
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -36,6 +45,9 @@ from engine.store.base import StoreUnavailable, source_version
 from engine.store.redis import RedisStore
 
 PAGE = 5_000  # entries read from the store at a time
+NAME = "ondo-forecast"  # the worker's process name (15 bytes at most)
+POLL = 0.1  # seconds between two looks of the worker at its own clock and memory
+OVER_TIME, OVER_MEMORY = 3, 4  # its exit status when it stops itself over its budget
 
 
 def draft_rules(source: str, filename: str, matcher_class: type[MatcherLike]) -> ActiveRules:
@@ -125,40 +137,39 @@ def _replay(replay: Replay, blobs: list[bytes], layouts: dict[str, list[str]]) -
     return unreadable
 
 
+def resident() -> int:
+    """This process's resident bytes (VmRSS)."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        return next((int(line.split()[1]) * 1024 for line in status
+                     if line.startswith("VmRSS:")), 0)
+
+
+def _watch_myself(seconds: float, memory: int) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        time.sleep(POLL)
+        if time.monotonic() > deadline:
+            os._exit(OVER_TIME)  # at once: the replay's state is not worth tearing down
+        if resident() > memory:
+            os._exit(OVER_MEMORY)
+
+
 def work(conn: Connection, source: str, filename: str, matcher_class: type[MatcherLike],
-         settings: Settings, reading: Reading | None = None) -> None:
+         settings: Settings, reading: Reading | None = None, seconds: float = 0.0,
+         memory: int = 0) -> None:
+    """Replay the draft ``source`` and answer over ``conn``, within ``seconds``
+    and ``memory`` resident bytes (the forecast's budget; 0: unbounded)."""
+    with contextlib.suppress(OSError), open("/proc/self/comm", "w", encoding="ascii") as comm:
+        comm.write(NAME)
+    if seconds > 0 and memory > 0:
+        threading.Thread(target=_watch_myself, args=(seconds, memory), daemon=True,
+                         name="budget").start()
     # Live traffic first: on a machine where the engine shares this core, the
     # replay takes what the engine leaves.
     os.nice(19)
     gc.disable()  # the process ends with the replay (collecting_later)
     try:
-        draft = draft_rules(source, filename, matcher_class)
-        replay = Replay(draft, settings)
-        if reading is not None:
-            try:
-                unreadable = asyncio.run(_read(conn, replay, reading))
-            except TooMany:
-                conn.send(("too_many", reading.limit))
-                return
-            result = replay.result()
-            result["unreadable"] = unreadable
-            conn.send(("done", result))
-            return
-        layouts: dict[str, list[str]] = {}
-        total = done = unreadable = 0
-        while True:
-            message = conn.recv()
-            if message[0] == "layouts":
-                layouts, total = message[1], message[2]
-            elif message[0] == "entries":
-                unreadable += _replay(replay, message[1], layouts)
-                done += len(message[1])
-                conn.send(("progress", done, max(done, total)))
-            else:
-                break
-        result = replay.result()
-        result["unreadable"] = unreadable
-        conn.send(("done", result))
+        conn.send(_forecast(conn, source, filename, matcher_class, settings, reading))
     except (EOFError, BrokenPipeError):
         return  # the engine gave up on this forecast
     except StoreUnavailable as exc:
@@ -167,3 +178,28 @@ def work(conn: Connection, source: str, filename: str, matcher_class: type[Match
         conn.send(("error", f"{exc!r}\n{traceback.format_exc()}"))
     finally:
         conn.close()
+
+
+def _forecast(conn: Connection, source: str, filename: str, matcher_class: type[MatcherLike],
+              settings: Settings, reading: Reading | None) -> tuple[Any, ...]:
+    """The replay of the window, read from the store or from ``conn``: the answer."""
+    draft = draft_rules(source, filename, matcher_class)
+    replay = Replay(draft, settings)
+    if reading is not None:
+        try:
+            unreadable = asyncio.run(_read(conn, replay, reading))
+        except TooMany:
+            return ("too_many", reading.limit)
+    else:
+        layouts: dict[str, list[str]] = {}
+        total = done = unreadable = 0
+        while (message := conn.recv())[0] != "end":
+            if message[0] == "layouts":
+                layouts, total = message[1], message[2]
+            else:
+                unreadable += _replay(replay, message[1], layouts)
+                done += len(message[1])
+                conn.send(("progress", done, max(done, total)))
+    result = replay.result()
+    result["unreadable"] = unreadable
+    return ("done", result)

@@ -5,6 +5,11 @@ The body is the draft's text, as for an upload; ``since`` (default 24h) and
 ``until`` (default now) in the query. The answer is the forecast as JSON, or
 with ``progress=1`` a stream of JSON lines: ``{"progress": {stage, done,
 total}}`` while it runs, then ``{"forecast": …}`` or ``{"error": …}``.
+
+A caller that goes away cancels its forecast, either way: the worker is
+killed at once and the site's slot is free again (Starlette would let a
+plain handler run on after a disconnect, so the request's ``receive`` is
+watched for ``http.disconnect`` meanwhile).
 """
 
 from __future__ import annotations
@@ -12,8 +17,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any, TypeVar
 
 import orjson
 from starlette.requests import Request
@@ -29,6 +34,8 @@ from engine.runtime.site import LiveSite
 from engine.store.base import StoreUnavailable
 
 log = logging.getLogger("ondo.forecast")
+T = TypeVar("T")
+GONE = 499  # the status of an answer nobody is left to read (nginx's "client closed")
 
 
 def _failure(exc: Exception) -> tuple[int, dict[str, Any]]:
@@ -36,11 +43,37 @@ def _failure(exc: Exception) -> tuple[int, dict[str, Any]]:
         return exc.status, {"error": str(exc), "field": exc.field,
                             "recording": exc.recording.as_json()}
     if isinstance(exc, ForecastError):
-        return exc.status, {"error": str(exc), "field": exc.field}
+        limit = {"limit": exc.limit_name} if exc.limit_name else {}  # which limit was met
+        return exc.status, {"error": str(exc), "field": exc.field, **limit}
     if isinstance(exc, StoreUnavailable):
         return 503, {"error": "storage unavailable; try again", "field": "storage"}
     log.error("a forecast failed: %s", exc, exc_info=not isinstance(exc, WorkerFailed))
     return 500, {"error": "the forecast failed; the engine's log says why", "field": "body"}
+
+
+async def _gone(request: Request) -> None:
+    """Returns once the client has gone (its body was read to the end already)."""
+    with contextlib.suppress(Exception):  # a connection that cannot be read is gone too
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+
+
+async def while_there(request: Request, work: Coroutine[Any, Any, T]) -> T | None:
+    """The result of ``work``, or None when the client went away first:
+    ``work`` is cancelled then, and has ended when this returns."""
+    task = asyncio.ensure_future(work)
+    gone = asyncio.ensure_future(_gone(request))
+    try:
+        await asyncio.wait({task, gone}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        gone.cancel()
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    if task.cancelled():
+        return None
+    return task.result()
 
 
 @admin_endpoint
@@ -57,35 +90,43 @@ async def forecast(request: Request, site: LiveSite, found: Services) -> Respons
         return error(422, "since", "since must be before until")
     await found.recorder.flush(now)  # this node's latest traffic is part of the window
     run = found.forecasts.run
+    site_id = site.config.id
     if request.query_params.get("progress") not in ("1", "true"):
         try:
-            return JSONResponse(await run(site, source, window["since"], window["until"]))
+            result = await while_there(request, run(site, source, window["since"],
+                                                    window["until"]))
         except Exception as exc:  # typed ones are the caller's; the rest logged, a 500
             status, answer = _failure(exc)
             return JSONResponse(answer, status_code=status)
-    if found.forecasts.running.get(site.config.id, 0) >= found.forecasts.per_site:
+        if result is None:
+            log.info("a forecast of %s was cancelled: its caller went away", site_id)
+            return error(GONE, "body", "the forecast was cancelled: its caller went away")
+        return JSONResponse(result)
+    if found.forecasts.running.get(site_id, 0) >= found.forecasts.per_site:
         # Refused before the stream starts, with the status it deserves.
         status, answer = _failure(found.forecasts.busy())
         return JSONResponse(answer, status_code=status)
 
     async def lines() -> AsyncIterator[bytes]:
-        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
 
         def progress(stage: str, done: int, total: int) -> None:
             queue.put_nowait({"progress": {"stage": stage, "done": done, "total": total}})
 
         async def running() -> None:
             try:
-                result = await run(site, source, window["since"], window["until"], progress)
-                queue.put_nowait({"forecast": result})
+                result = await while_there(request, run(site, source, window["since"],
+                                                        window["until"], progress))
+                if result is None:
+                    log.info("a forecast of %s was cancelled: its caller went away", site_id)
+                queue.put_nowait({"forecast": result} if result is not None else None)
             except Exception as exc:  # the stream always ends with an answer
                 status, answer = _failure(exc)
                 queue.put_nowait({**answer, "status": status})
 
         task = asyncio.create_task(running())
         try:
-            while True:
-                item = await queue.get()
+            while (item := await queue.get()) is not None:
                 yield orjson.dumps(item) + b"\n"
                 if "progress" not in item:
                     return

@@ -98,6 +98,7 @@ class Config:
 
 
 DEMO_SITE = "demo-shop"
+MAX_FORECAST_DAYS = 90  # the longest a site may keep its recording (forecast_days)
 _SITE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 _ORIGIN = re.compile(r"https?://[^/\s]+")
 
@@ -144,7 +145,7 @@ def _site(key: str, raw: dict[str, Any], base: Path) -> SiteConfig:
         goal_event=_goal(raw, key),
         stats_retention=86_400.0 * _number(raw, "stats_retention_days", key, 400, 1, 3_650),
         live_shards=_whole(raw, "live_shards", key, 1, 1, 64),
-        forecast_days=_number(raw, "forecast_days", key, 7, 0, 90),
+        forecast_days=_number(raw, "forecast_days", key, 7, 0, MAX_FORECAST_DAYS),
         forecast_entries=_whole(raw, "forecast_entries", key, 5_000_000, 1_000, 100_000_000),
         forecast_sample=_number(raw, "forecast_sample", key, 1, 0.001, 1),
         forecast_bytes=1024 * 1024 * _whole(raw, "forecast_megabytes", key, 256, 1, 65_536))

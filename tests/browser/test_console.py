@@ -1,8 +1,9 @@
 """The marketer's console (/admin/) in a real browser against a real engine:
 sign-in, the overview and rule detail drawn from a scripted shopping journey,
 the editor's in-place errors, push (served live to a connected visitor), a
-draft's forecast over recorded traffic, rollback, CSRF, marketer HTML shown as
-text, an expired session keeping the draft, and no console errors anywhere.
+draft's forecast over recorded traffic and its cancel, rollback, CSRF,
+marketer HTML shown as text, an expired session keeping the draft, and no
+console errors anywhere.
 
 One engine (and one journey) serves the whole module; each test has its own
 browser context, so its own cookie and storage."""
@@ -28,10 +29,12 @@ from engine.delivery.policy import holdout_share
 from engine.runtime.clock import ManualClock
 from engine.runtime.config import Config
 from engine.runtime.embedded import EmbeddedRedis, free_port
+from engine.store.redis_recording import stream_key
 from engine.wire.protocol import LIMITS
 from tests.browser.conftest import ADMIN_TOKEN, ARTIFACTS, shadow_texts
 from tests.conftest import ORIGIN, Engine, run_engine, signed, site_config
 from tests.engine.client import Visitor
+from tests.engine.forecast.heavy import copy_recording_on, many_rules, wait_for, workers
 
 pytestmark = pytest.mark.browser
 
@@ -496,6 +499,59 @@ def test_forecast_shows_what_the_draft_would_have_done_to_recorded_traffic(
     page.keyboard.insert_text("# 바뀐 초안\n")
     expect(panel.get_by_text("예측한 뒤 초안이 바뀌었습니다.", exact=False)).to_be_visible()
     tab.assert_clean()
+
+
+def test_a_running_forecast_can_be_cancelled_and_the_site_can_forecast_again(
+        tab: ConsolePage, redis_server: EmbeddedRedis) -> None:
+    push(tab.shop, RULES, note="예측 취소 기준")
+    for n in range(6):
+        _visit(tab.shop, f"cancel-{n:02}")
+    # The recording copied up to 20,000 entries: a draft of 1,000 rules that all
+    # match takes seconds over it. The copies go again at the end.
+    client = redis.Redis.from_url(redis_server.url)
+    stream = stream_key(SITE)
+    (last, _), = client.xrevrange(stream, count=1)
+    copy_recording_on(redis_server.url, 20_000, SITE)
+    forecasts = tab.shop.app.state.services.forecasts
+    try:
+        page = tab.page
+        tab.signed_in("#/editor")
+        expect(tab.editor()).to_contain_text("id: xss")
+        tab.editor().click()
+        page.keyboard.press("Control+A")
+        # Pasted over the whole file, as a marketer pastes one (typing 150 KB
+        # into the page would take minutes).
+        tab.editor().evaluate("""(node, text) => {
+          const data = new DataTransfer();
+          data.setData("text/plain", text);
+          node.dispatchEvent(new ClipboardEvent("paste", { clipboardData: data, bubbles: true,
+                                                           cancelable: true }));
+        }""", many_rules(1_000, SITE))
+        expect(tab.editor()).to_contain_text("id: heavy-999")
+        expect(page.locator(".lint-status")).to_have_text(re.compile("^오류 0개"), timeout=30_000)
+        button = page.get_by_role("button", name="예측", exact=True)
+        button.click()
+        cancel = page.get_by_role("button", name="예측 취소")
+        expect(cancel).to_be_visible()
+        # The engine compiled the draft and its worker replays it.
+        wait_for(lambda: forecasts.running.get(SITE) == 1 and bool(workers()), 30)
+        cancel.click()
+        panel = page.locator("section.forecast")
+        expect(panel.get_by_text("예측을 취소했습니다.", exact=False)).to_be_visible()
+        expect(cancel).to_be_hidden()
+        expect(button).to_be_enabled()
+        # The engine stopped it: no worker left, the site's slot free for the next.
+        wait_for(lambda: forecasts.running.get(SITE) == 0 and not workers(), 1.0)
+        answer = admin(tab.shop, "POST", "/rules/forecast", params={"since": "1h"},
+                       content=RULES.encode())
+        assert answer.status_code == 200, answer.text
+        tab.shot("editor-forecast-cancelled")
+        tab.assert_clean()
+    finally:
+        copies = [entry for entry, _ in client.xrange(stream, min=f"({last.decode()}")]
+        for start in range(0, len(copies), 5_000):
+            client.xdel(stream, *copies[start:start + 5_000])
+        client.close()
 
 
 def test_rollback_asks_first_then_switches_the_active_version(tab: ConsolePage) -> None:
