@@ -1,16 +1,24 @@
-"""Scenario "huge-orders" of bench/faults.py: orders too big for a 64-bit sum.
+"""Scenarios of bench/faults.py on what must never stop silently: the counts
+and the tasks that write them, and a socket's writer.
 
-Before issue 22, one signed purchase of 3,100,000,000 won (or ten of
-1,000,000,000 in a day) made the sum of squared revenue leave Redis's 64-bit
-integers: the counters' flush died on the error, and from then on no page view
-of any site was counted, silently, with /healthz saying ok. Here a visitor buys
-exactly that, others browse before and after, amounts past the stated domain
-are posted too, and the statistics must hold every figure exactly, with every
-supervised task still running and nothing refused.
+- "huge-orders": before issue 22, one signed purchase of 3,100,000,000 won (or
+  ten of 1,000,000,000 in a day) made the sum of squared revenue leave Redis's
+  64-bit integers: the counters' flush died on the error, and from then on no
+  page view of any site was counted, silently, with /healthz saying ok. A
+  visitor buys exactly that, others browse before and after, amounts past the
+  stated domain are posted too; the statistics must hold every figure exactly,
+  every supervised task still running and nothing refused.
+- "broken-flush": the day's statistics key overwritten with a string under
+  traffic: the counters' task must say so and come back after the repair with
+  every count it took meanwhile.
+- "unwritable-frame": a push from another node carrying a value no frame can
+  hold: the visitor's socket must close with 1011 (the widget reconnects), not
+  stay open and mute, and the others go on.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import json
 import time
@@ -18,9 +26,21 @@ import tomllib
 from zoneinfo import ZoneInfo
 
 import redis
+from websockets.exceptions import ConnectionClosed
 
-from bench.fault_clients import ROOT, SITE, Checks, Engine, Plan, http
+from bench.fault_clients import (
+    HELLO,
+    ROOT,
+    SITE,
+    Checks,
+    Engine,
+    Plan,
+    http,
+    open_socket,
+    pageview,
+)
 from engine.flow.signing import sign
+from engine.store.base import PUSH_CHANNEL
 from engine.wire.protocol import LIMITS
 
 DEMO = tomllib.loads((ROOT / "engine" / "sites" / "demo.toml").read_text(encoding="utf-8"))
@@ -149,3 +169,42 @@ def broken_flush(engine: Engine, plan: Plan, checks: Checks) -> list[str]:
             f"without failing); the {after} counts taken while the key was broken were "
             f"written after it; the failure logged with its traceback "
             f"{len(tracebacks)} time(s)" if ok is not None else "- never back to `ok`"]
+
+
+async def unwritable_frame(engine: Engine, plan: Plan, checks: Checks) -> list[str]:
+    """A push (the pub/sub message another node sends when an order it took
+    makes an action for a visitor whose socket is here) with 2^100 in its
+    content, for one visitor; a neighbour on the same engine goes on."""
+    victim, neighbour = await open_socket(engine, "unwritable-0001"), \
+        await open_socket(engine, "neighbour-0001")
+    for ws in (victim, neighbour):
+        await ws.send(HELLO)
+        await ws.recv()
+    frame = {"t": "action", "id": "n-1", "rule": RULE, "widget": "push_note",
+             "content": {"title": "x", "price": 2**100}, "arming": {}}
+    client = redis.Redis.from_url(engine.redis_url)
+    started = time.monotonic()
+    client.publish(PUSH_CHANNEL, json.dumps({"site": SITE, "profile": "unwritable-0001",
+                                             "frames": [frame]}))
+    client.close()
+    code: int | None = None
+    try:
+        async with asyncio.timeout(5):
+            while True:
+                await victim.recv()
+    except ConnectionClosed as closed:
+        code = closed.rcvd.code if closed.rcvd is not None else 1006
+    except TimeoutError:
+        code = None
+    took = time.monotonic() - started
+    await neighbour.send(pageview("after-unwritable", 1))
+    answer = json.loads(await asyncio.wait_for(neighbour.recv(), 5))
+    await neighbour.close()
+    logged = "could not be encoded" in engine.output()
+    checks.expect(code == 1011, f"unwritable-frame: the socket ended with {code}, not 1011")
+    checks.expect(logged, "unwritable-frame: the engine did not log the frame it could not write")
+    checks.expect(answer.get("t") == "ack", f"unwritable-frame: the neighbour got {answer}")
+    return [f"- a push with `2**100` in an action's content for one visitor: its socket closed "
+            f"with **{code}** {took * 1000:.0f} ms after the push was published; the engine "
+            f"logged it ({'yes' if logged else 'no'}); a neighbour's next page view: "
+            f"`{answer.get('t')}`"]

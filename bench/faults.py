@@ -27,11 +27,26 @@ raises the per-address connect limit (``[limits]``); 3 and 5 keep the defaults.
 6. Churn: connections opened (hello, one acked page view) and closed (half
    cleanly, half dropped) in waves; RSS, open fds and ``ondo_connections``.
 
+7. Orders too big for a 64-bit sum (3,100,000,000 won, ten of 1,000,000,000)
+   and amounts past their domain: the statistics exact and still counting.
+8. The day's statistics key broken under traffic: the counters' task says so
+   (/healthz degraded), restarts with backoff, and writes what it kept.
+9. A push carrying a value no frame can hold: close 1011, logged.
+10. One address flooding the beacon, and track events with huge properties:
+   429s, events stored per second, Redis bytes per event.
+11. A 20,000-rule file checked (and uploaded) beside live traffic: the
+   neighbour's ack latency and the loop's lag.
+12. Forecasts dropped mid-run, and past their time and memory budgets: the
+   worker gone, the slot free.
+13. Forged and out-of-domain requests: each answer and its field, no traceback.
+
 Scenarios 1-2 are here, 3, 4 and 6 in bench/fault_inputs.py, 5 in
-bench/fault_flood.py; the engine process and the widget-like clients in
+bench/fault_flood.py, 7-9 in bench/fault_tasks.py, 10 in bench/fault_beacon.py,
+11 in bench/fault_admin.py, 12 in bench/fault_forecast.py, 13 in
+bench/fault_forged.py; the engine process and the widget-like clients in
 bench/fault_clients.py. Prints a Markdown report
 (``--record`` appends it to bench/RESULTS.md); ``--quick`` runs every scenario
-short (under a minute in all); docs/reliability.md reads the figures. Exits 1
+short (a few minutes in all); docs/reliability.md reads the figures. Exits 1
 when a promise is broken: an acked event lost or counted twice, an HTTP 500 or
 a traceback in the engine's log, a wrong answer or close code, a leftover
 process, a neighbour starved, fds or connections not returned.
@@ -56,6 +71,8 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from bench.fault_admin import heavy_admin
+from bench.fault_beacon import beacon_abuse
 from bench.fault_clients import (
     MIB,
     QUICK,
@@ -72,9 +89,10 @@ from bench.fault_clients import (
     wait_gone,
 )
 from bench.fault_flood import flood
+from bench.fault_forecast import forecast_bounds
 from bench.fault_forged import forged
 from bench.fault_inputs import bad_frames, churn, oversized
-from bench.fault_orders import broken_flush, huge_orders
+from bench.fault_tasks import broken_flush, huge_orders, unwritable_frame
 from bench.load import raise_fd_limit
 from bench.matcher import RESULTS, machine
 from engine.wire.protocol import LIMITS
@@ -321,7 +339,11 @@ SCENARIOS: list[tuple[str, str, Callable[[Engine, Plan, Checks], object], bool]]
     ("huge-orders", "7. Orders too big for a 64-bit sum", huge_orders, False),
     ("broken-flush", "8. A supervised task that fails: the statistics key broken", broken_flush,
      False),
-    ("forged", "9. Forged and out-of-domain requests", forged, False),
+    ("unwritable-frame", "9. A frame that cannot be written", unwritable_frame, False),
+    ("beacon", "10. One stranger and the beacon", beacon_abuse, False),
+    ("admin", "11. Heavy admin work beside live traffic", heavy_admin, False),
+    ("forecast", "12. Forecasts bounded and cancellable", forecast_bounds, False),
+    ("forged", "13. Forged and out-of-domain requests", forged, False),
 ]
 
 
@@ -333,7 +355,7 @@ EXPECTED = {"broken-flush": "WRONGTYPE"}
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.faults",
                                      description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="short scenarios (<1 min)")
+    parser.add_argument("--quick", action="store_true", help="short scenarios (a few minutes)")
     parser.add_argument("--record", action="store_true", help="append to bench/RESULTS.md")
     parser.add_argument("--only", help="comma-separated scenario names (redis-kill, ...)")
     args = parser.parse_args(argv)
