@@ -192,3 +192,26 @@ def test_a_frame_that_cannot_be_written_closes_its_socket_with_1011(
     assert "could not be encoded" in caplog.text
     eventually(lambda: 'ondo_closes_total{code="1011"} 1' in httpx.get(
         f"{engine.url}/metrics").text)
+
+
+def test_healthz_warns_when_redis_is_near_its_maxmemory(engine: Engine, redis_url: str) -> None:
+    """Still serving (200), but the operator is told before Redis starts
+    evicting visitors or refusing writes."""
+    client = redis.Redis.from_url(redis_url)
+    configured = client.config_get("maxmemory")["maxmemory"]
+    try:
+        used = int(client.info("memory")["used_memory"])
+        client.config_set("maxmemory", int(used / 0.95))
+        body = health(engine)
+        assert body["status"] == "warning"
+        assert body["redis_memory"]["share"] >= 0.9
+        assert body["redis_memory"]["policy"] == client.config_get("maxmemory-policy")[
+            "maxmemory-policy"]
+        assert any("of its maxmemory" in warning for warning in body["warnings"])
+        client.config_set("maxmemory", used * 4)
+        assert health(engine)["status"] == "ok"
+        client.config_set("maxmemory", 0)
+        assert "redis_memory" not in health(engine)  # no limit: nothing to come near
+    finally:
+        client.config_set("maxmemory", configured)
+        client.close()
