@@ -60,7 +60,7 @@ def admin_endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]
             return error(503, "storage", "storage unavailable; try again")
         except JobError as exc:
             answer = error(exc.status, exc.field, str(exc),
-                           **({"limit": exc.broken} if exc.broken else {}))
+                           **({"limit": exc.limit_name} if exc.limit_name else {}))
             if isinstance(exc, Busy):
                 answer.headers["Retry-After"] = "1"
             return answer

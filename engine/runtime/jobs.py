@@ -76,7 +76,7 @@ class JobError(Exception):
 
     status: ClassVar[int] = 503
     field: ClassVar[str] = "body"
-    broken: ClassVar[str | None] = None  # the name of the limit in Limits it broke
+    limit_name: ClassVar[str | None] = None  # the Limits field it broke
 
 
 @dataclass
@@ -84,7 +84,7 @@ class Busy(JobError):
     limit: int
     status = 429
     field = "site"
-    broken = "jobs_per_site"
+    limit_name = "jobs_per_site"
 
     def __str__(self) -> str:
         return f"{self.limit} heavy request(s) of this site (checking, uploading or " \
@@ -97,7 +97,7 @@ class TooSlow(JobError):
     what: str
     limit: float
     status = 422
-    broken = "job_seconds"
+    limit_name = "job_seconds"
 
     def __str__(self) -> str:
         return f"{self.what} took more than {self.limit:g} s to process (the limit " \
@@ -109,7 +109,7 @@ class TooLarge(JobError):
     what: str
     limit: int
     status = 413
-    broken = "job_memory"
+    limit_name = "job_memory"
 
     def __str__(self) -> str:
         return f"{self.what} needed more than {self.limit // _MIB:,} MiB of memory to " \
