@@ -58,6 +58,7 @@ from multiprocessing.connection import Connection
 from typing import Any, ClassVar, TypeVar
 
 from engine.runtime.job_worker import framed, read_frame, rebuilt, rss, same_kind, serve
+from engine.runtime.metrics import Metrics
 from engine.wire.protocol import Limits
 
 log = logging.getLogger("ondo.jobs")
@@ -77,6 +78,7 @@ class JobError(Exception):
     status: ClassVar[int] = 503
     field: ClassVar[str] = "body"
     limit_name: ClassVar[str | None] = None  # the Limits field it broke
+    outcome: ClassVar[str] = "lost"  # in /metrics, ondo_jobs_total{outcome}
 
 
 @dataclass
@@ -85,6 +87,7 @@ class Busy(JobError):
     status = 429
     field = "site"
     limit_name = "jobs_per_site"
+    outcome = "busy"
 
     def __str__(self) -> str:
         return f"{self.limit} heavy request(s) of this site (checking, uploading or " \
@@ -98,6 +101,7 @@ class TooSlow(JobError):
     limit: float
     status = 422
     limit_name = "job_seconds"
+    outcome = "too_slow"
 
     def __str__(self) -> str:
         return f"{self.what} took more than {self.limit:g} s to process (the limit " \
@@ -110,6 +114,7 @@ class TooLarge(JobError):
     limit: int
     status = 413
     limit_name = "job_memory"
+    outcome = "too_large"
 
     def __str__(self) -> str:
         return f"{self.what} needed more than {self.limit // _MIB:,} MiB of memory to " \
@@ -155,8 +160,9 @@ class Jobs:
     """The engine's pool of job workers (see the module's docstring)."""
 
     def __init__(self, limits: Limits, preload: Iterable[str] = (),
-                 workers: int | None = None) -> None:
+                 workers: int | None = None, metrics: Metrics | None = None) -> None:
         self.limits = limits
+        self.metrics = metrics or Metrics()  # jobs by outcome: done, busy, too_slow, …
         self.preload = ["engine.runtime.job_worker", *preload]  # imported once by the forkserver
         self.workers = max(1, workers or os.cpu_count() or 1)
         self.running: dict[str, int] = {}  # jobs of each site, running or waiting
@@ -197,15 +203,24 @@ class Jobs:
         what ``work`` raised."""
         if counted:
             if self.running.get(site, 0) >= self.limits.jobs_per_site:
+                self.metrics.jobs[Busy.outcome] += 1
                 raise Busy(self.limits.jobs_per_site)
             self.running[site] = self.running.get(site, 0) + 1
         task = asyncio.current_task()
         if task is not None:
             self._callers.add(task)
+        outcome = "done"  # or what ``work`` raised: the job ran to its end either way
         try:
             async with self._slots:
                 return await self._run(what, work, args)  # type: ignore[no-any-return]
+        except JobError as exc:
+            outcome = exc.outcome
+            raise
+        except asyncio.CancelledError:
+            outcome = "cancelled"
+            raise
         finally:
+            self.metrics.jobs[outcome] += 1
             self._callers.discard(task)
             if counted:
                 self.running[site] -= 1

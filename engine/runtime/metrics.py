@@ -76,6 +76,7 @@ class Metrics:
     # those failing now (a gauge of 0 or 1 per task; summed over workers).
     task_restarts: Counter[str] = field(default_factory=Counter)
     tasks_failing: set[str] = field(default_factory=set)
+    jobs: Counter[str] = field(default_factory=Counter)  # heavy admin jobs by outcome (jobs.py)
     failing_workers: Counter[str] = field(default_factory=Counter)  # other workers'
 
     def event(self, site: str, kind: str) -> None:
@@ -155,6 +156,9 @@ class Metrics:
                 families[reports].append(f'{reports}{{{labels},what="{label(what)}"}} {n}')
         for family, lines in families.items():
             out += [f"# TYPE {family} counter", *lines]
+        out.append("# TYPE ondo_jobs_total counter")
+        out += [f'ondo_jobs_total{{outcome="{label(k)}"}} {v}'
+                for k, v in sorted(self.jobs.items())]
         out.append("# TYPE ondo_task_restarts_total counter")
         out += [f'ondo_task_restarts_total{{task="{label(k)}"}} {v}'
                 for k, v in sorted(self.task_restarts.items())]

@@ -41,6 +41,7 @@ def snapshot(metrics: Metrics, totals: Totals, store_errors: int) -> dict[str, A
         "store_errors": store_errors,
         "counts_refused": metrics.counts_refused,
         "task_restarts": dict(metrics.task_restarts),
+        "jobs": dict(metrics.jobs),
         "tasks_failing": sorted(metrics.tasks_failing),
     }
 
@@ -72,6 +73,7 @@ def merge(own: Metrics, snapshots: list[dict[str, Any]]) -> tuple[Metrics, Count
         errors += snap["store_errors"]
         out.counts_refused += snap.get("counts_refused", 0)
         out.task_restarts.update(snap.get("task_restarts", {}))
+        out.jobs.update(snap.get("jobs", {}))
         out.failing_workers.update(snap.get("tasks_failing", []))
     return out, totals, errors
 

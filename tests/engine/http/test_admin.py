@@ -432,6 +432,9 @@ def test_a_sites_heavy_requests_over_jobs_per_site_are_refused_with_429(node: En
         assert other.status_code == 200
         assert [f.result().status_code for f in running] == [200, 200]
     assert api(node, "POST", "/rules/validate", content=NEW_RULES.encode()).json()["ok"]
+    metrics = httpx.get(f"{node.url}/metrics").text
+    assert 'ondo_jobs_total{outcome="busy"} 2' in metrics  # the check and the feed
+    assert 'ondo_jobs_total{outcome="done"} 4' in metrics
 
 
 def test_a_rule_file_over_job_seconds_is_stopped_with_422(redis_url: str) -> None:
@@ -442,6 +445,8 @@ def test_a_rule_file_over_job_seconds_is_stopped_with_422(redis_url: str) -> Non
             assert (reply.status_code, reply.json()["field"]) == (422, "body")
             assert reply.json()["error"].startswith(
                 "the rule file took more than 0.5 s to process (the limit job_seconds)")
+            assert reply.json()["limit"] == "job_seconds"
+        assert 'ondo_jobs_total{outcome="too_slow"} 2' in httpx.get(f"{engine.url}/metrics").text
         assert api(engine, "GET", "/rules/active").headers["X-Ondo-Version"] == before
         assert api(engine, "POST", "/rules/validate", content=NEW_RULES.encode()).json()["ok"]
 
