@@ -21,9 +21,10 @@ from urllib.parse import urlsplit
 
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
 _PATH_START = re.compile(r"[/?#\w.-]")
-# What a browser drops or strips from a link (C0 controls, space, DEL) and the
-# line separators an editor shows as line breaks.
-_UNSEEN = re.compile(r"[\x00-\x20\x7f\u2028\u2029]")
+# What a browser drops or strips from a link (C0 controls, space, DEL), any
+# other space (no-break, ideographic: the widget refuses those) and the
+# invisible marks a pasted link can carry.
+_UNSEEN = re.compile(r"[\x00-\x20\x7f\s\u200b-\u200f\u2060\ufeff]")
 
 
 class LinkKind(enum.Enum):
@@ -56,7 +57,7 @@ def read_link(text: str) -> LinkKind:
     if scheme is None:
         return LinkKind.PATH
     try:
-        host = urlsplit(text).netloc
+        host = urlsplit(text).hostname or ""
     except ValueError:  # a malformed [IPv6] host
         host = ""
     if not host or not text[scheme.end():].startswith("//"):

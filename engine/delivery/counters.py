@@ -45,7 +45,7 @@ class Counters:
                  retention: Mapping[str, float] | None = None,
                  on_refused: Callable[[int], None] | None = None) -> None:
         self.store = store
-        self.on_refused = on_refused  # told how many counts the store refused
+        self.on_refused = on_refused  # told of each count the store refused
         self.interval = interval
         self.retention = dict(retention or {})  # site -> seconds its days are kept
         # (site, day) -> name -> profile keys: distinct visitors, not yet written
@@ -125,9 +125,10 @@ class Counters:
         failed: Exception | None = None
         for (site, day), counts in self._take():
             try:
+                # The store takes out of ``counts`` what it wrote or refused as
+                # it goes: after an error, what is left was not written.
                 refused = await self.store.count(site, day, counts, self._ttl(site))
-                if refused:
-                    self._refuse(site, day, counts, refused)
+                self._refuse(site, day, refused)
             except StoreUnavailable:
                 # Kept for the next flush: counters are never dropped for an outage.
                 log.warning("counters kept for later: storage unavailable")
@@ -146,15 +147,13 @@ class Counters:
         if failed is not None:
             raise failed
 
-    def _refuse(self, site: str, day: str, counts: Counter[str], refused: Iterable[str]
-                ) -> None:
-        for name in refused:
-            n = counts[name]
+    def _refuse(self, site: str, day: str, refused: Mapping[str, int]) -> None:
+        for name, n in refused.items():
             if self.on_refused is not None:
-                self.on_refused(n)
+                self.on_refused(1)
             log.error("the count %s of %s on %s is refused by the store: adding %d would leave "
-                      "its 64-bit integers; dropped (ondo_counts_refused_total)", name, site,
-                      day, n)
+                      "its 64-bit integers, or what it holds is not an integer; dropped "
+                      "(ondo_counts_refused_total)", name, site, day, n)
 
     def _ttl(self, site: str) -> float:
         return self.retention.get(site, STATS_TTL)

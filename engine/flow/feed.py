@@ -28,7 +28,6 @@ from engine.wire.protocol import LIMITS
 from rules.links import LinkKind, UnsafeLink, read_link
 
 MAX_PRODUCTS = 100_000
-MAX_AMOUNT = LIMITS.max_amount  # won
 MAX_ERRORS = 50  # named in one answer; the feed is refused after the first anyway
 FIELDS = ("id", "name", "price", "url", "image", "category", "in_stock")
 _TRUE, _FALSE = {"true", "1", "yes", "y"}, {"false", "0", "no", "n", ""}
@@ -51,7 +50,8 @@ class FeedError(Exception):
         super().__init__(f"line {first.line}: {first.field}: {first.message}")
 
 
-def parse_feed(body: bytes, content_type: str = "") -> list[Product]:
+def parse_feed(body: bytes, content_type: str = "", max_amount: int = LIMITS.max_amount
+               ) -> list[Product]:
     """The products of a feed; raises FeedError naming every bad line (up to 50).
     CSV when the content type says so or the first line is a header that
     starts with ``id``; JSON lines otherwise."""
@@ -73,7 +73,7 @@ def parse_feed(body: bytes, content_type: str = "") -> list[Product]:
             problems.append(row)
         else:
             try:
-                product = _product(row)
+                product = _product(row, max_amount)
             except _Bad as bad:
                 problems.append(FeedProblem(line, bad.field, bad.message))
             else:
@@ -179,7 +179,7 @@ def _address(row: dict[str, Any], name: str, required: bool) -> str:
     return value
 
 
-def _price(value: Any) -> int:
+def _price(value: Any, max_amount: int) -> int:
     if isinstance(value, str):
         cleaned = value.strip().replace(",", "")
         try:
@@ -189,8 +189,8 @@ def _price(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int | float) or \
             not math.isfinite(value) or value != int(value) or value < 0:
         raise _Bad("price", "price must be a whole number of won ≥ 0")
-    if value > MAX_AMOUNT:
-        raise _Bad("price", f"price must be at most {MAX_AMOUNT:,} won")
+    if value > max_amount:
+        raise _Bad("price", f"price must be at most {max_amount:,} won")
     return int(value)
 
 
@@ -202,13 +202,13 @@ def _stock(value: Any) -> bool:
     raise _Bad("in_stock", "in_stock is true or false")
 
 
-def _product(row: dict[str, Any]) -> Product:
+def _product(row: dict[str, Any], max_amount: int) -> Product:
     unknown = [name for name in row if name not in FIELDS]
     if unknown:
         raise _Bad(unknown[0], f"unknown field; the fields are {', '.join(FIELDS)}")
     if row.get("price") in (None, ""):
         raise _Bad("price", "price is required")
     return Product(_text(row, "id", 128, True), _text(row, "name", 200, True),
-                   _price(row["price"]), _address(row, "url", True),
+                   _price(row["price"], max_amount), _address(row, "url", True),
                    _address(row, "image", False), _text(row, "category", 128, False),
                    _stock(row.get("in_stock")))

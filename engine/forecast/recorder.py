@@ -153,6 +153,11 @@ class Recorder:
         return taken
 
     async def flush(self, now: float) -> None:
+        """Write each site's entries. An outage keeps them for the next flush;
+        an unexpected error on one site's recording (a broken key) drops that
+        site's entries, counted, and is raised once the other sites are written
+        (the supervisor logs it and starts the recorder again)."""
+        failed: Exception | None = None
         for config, entries in self._take():
             try:
                 await self.store.recordings.append(
@@ -163,6 +168,11 @@ class Recorder:
             except StoreUnavailable:
                 log.warning("recordings of %s kept for later: storage unavailable", config.id)
                 self._requeue(config.id, entries)
+            except Exception as exc:
+                self.metrics.recording_dropped += len(entries)
+                failed = failed or exc
+        if failed is not None:
+            raise failed
 
     def _requeue(self, site: str, entries: Sequence[tuple[float, bytes]]) -> None:
         pending = self._pending.setdefault(site, [])

@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import multiprocessing
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,6 +32,8 @@ from zoneinfo import ZoneInfo
 from engine.forecast import worker
 from engine.forecast.replay import Settings
 from engine.matcher import MatcherLike
+from engine.runtime.jobs import forkserver
+from engine.runtime.procfs import rss
 from engine.runtime.site import LiveSite
 from engine.store.base import Recording, Store, StoreUnavailable
 from engine.wire.protocol import LIMITS, Limits
@@ -130,14 +131,6 @@ class WorkerFailed(Exception):
     """The worker process failed or died; the message is for the log."""
 
 
-def _context() -> Any:
-    # forkserver: a child forked from a small server process, not from the
-    # engine with its sockets and threads; the worker module preloaded there.
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["engine.forecast.worker"])
-    return context
-
-
 class Forecasts:
     def __init__(self, store: Store, matcher_class: type[MatcherLike], per_site: int,
                  max_entries: int, redis_url: str | None = None,
@@ -182,7 +175,7 @@ class Forecasts:
                             frozenset(live.by_id) if live is not None else frozenset(),
                             site.config.login_url)
         if self._context is None:
-            self._context = _context()
+            self._context = forkserver()
         ours, theirs = self._context.Pipe()
         estimate = _estimate(span, since, until)
         reading = worker.Reading(self.redis_url, site_id, since, until, self.max_entries,
@@ -299,7 +292,7 @@ class Guard:
         self._task = asyncio.create_task(self._watch())
 
     async def _watch(self) -> None:
-        while (held := resident(self.process.pid)) is not None:
+        while (held := rss(self.process.pid)) is not None:
             if held > self.budget.memory:
                 self._stop(TooMuchMemory(self.budget.memory))
                 return
@@ -315,19 +308,6 @@ class Guard:
 
     def close(self) -> None:
         self._task.cancel()
-
-
-def resident(pid: int) -> int | None:
-    """The resident bytes of a running process (VmRSS); None once it has
-    ended (a zombie has none)."""
-    try:
-        with open(f"/proc/{pid}/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError):
-        pass
-    return None
 
 
 def _kill(process: Any) -> None:

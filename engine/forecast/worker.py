@@ -40,6 +40,7 @@ import rules
 from engine.forecast.recording import Entry, UnknownLayout, decode
 from engine.forecast.replay import Replay, Settings
 from engine.matcher import MatcherLike
+from engine.runtime.procfs import rss
 from engine.runtime.site import ActiveRules
 from engine.store.base import StoreUnavailable, source_version
 from engine.store.redis import RedisStore
@@ -137,20 +138,13 @@ def _replay(replay: Replay, blobs: list[bytes], layouts: dict[str, list[str]]) -
     return unreadable
 
 
-def resident() -> int:
-    """This process's resident bytes (VmRSS)."""
-    with open("/proc/self/status", encoding="ascii") as status:
-        return next((int(line.split()[1]) * 1024 for line in status
-                     if line.startswith("VmRSS:")), 0)
-
-
 def _watch_myself(seconds: float, memory: int) -> None:
     deadline = time.monotonic() + seconds
     while True:
         time.sleep(POLL)
         if time.monotonic() > deadline:
             os._exit(OVER_TIME)  # at once: the replay's state is not worth tearing down
-        if resident() > memory:
+        if (rss() or 0) > memory:
             os._exit(OVER_MEMORY)
 
 

@@ -31,6 +31,7 @@ from engine.delivery.policy import Context, in_schedule, render_action
 from engine.flow.pipeline import decide, profile_view
 from engine.http.auth import authorize
 from engine.http.bodies import RequestError, error, read_body, read_object
+from engine.http.disconnect import ClientGone, while_there
 from engine.http.services import Services, services
 from engine.runtime.jobs import Busy, JobError, WorkerLost
 from engine.runtime.site import Checked, LiveSite, check_rules, compile_version
@@ -74,28 +75,18 @@ async def in_worker(request: Request, site: LiveSite, what: str, work: Callable[
     """``work(*args)`` in a job's worker process (engine/runtime/jobs.py), one
     of the site's ``jobs_per_site``; ``what`` names its input in errors. The
     job is stopped when the client goes away. Raises JobError."""
-    job = asyncio.ensure_future(services(request).jobs.run(site.config.id, what, work, *args))
-    gone = asyncio.ensure_future(_gone(request))
     try:
-        done, _ = await asyncio.wait({job, gone}, return_when=asyncio.FIRST_COMPLETED)
-    finally:  # the client gone, or this request cancelled: the job stops too
-        for task in (gone, job):
-            if not task.done():
-                task.cancel()
-                await asyncio.wait({task})
-    if job.cancelled():
-        if gone not in done:  # the engine is stopping (Jobs.close)
-            raise WorkerLost(what)
+        return await while_there(request, services(request).jobs.run(site.config.id, what,
+                                                                     work, *args))
+    except ClientGone:
         log.info("%s %s: the client went away; its job (%s) was stopped", request.method,
                  request.url.path, what)
-        raise RequestError(400, "body", "the client went away before the answer")
-    return job.result()
-
-
-async def _gone(request: Request) -> None:
-    # Once the body is read, the server's next message is the disconnect.
-    while (await request.receive())["type"] != "http.disconnect":
-        pass
+        raise RequestError(400, "body", "the client went away before the answer") from None
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise  # this request is cancelled
+        raise WorkerLost(what) from None  # the engine is stopping (Jobs.close)
 
 
 def _with_problems(fields: dict[str, Any], problems: bytes, status: int = 200) -> Response:

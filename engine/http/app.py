@@ -81,8 +81,7 @@ def create_app(config: Config, redis_url: str | None = None, *, clock: Clock | N
                      clock=clock or SystemClock(), metrics=metrics, counters=counters,
                      pipeline=Pipeline(store, metrics, counters, recorder), matcher_class=cls,
                      connect_limiter=ConnectLimiter(config.limits), recorder=recorder,
-                     jobs=Jobs(config.limits, ("engine.runtime.site", "engine.flow.feed"),
-                               metrics=metrics),
+                     jobs=Jobs(config.limits, metrics=metrics),
                      visitor_limiter=VisitorLimiter(config.limits),
                      forecasts=Forecasts(store, cls, config.limits.forecasts_per_site,
                                          config.limits.forecast_entries,
@@ -99,7 +98,7 @@ def create_app(config: Config, redis_url: str | None = None, *, clock: Clock | N
             # The scripts first: else a thousand visitors' first events all
             # meet NOSCRIPT together and wait on one SCRIPT LOAD.
             await found.store.prepare()
-            await load_active_versions(found)
+            await load_active_versions(found, wait=True)
         stop = asyncio.Event()
         supervisor = found.supervisor = Supervisor(metrics, stop)
         # Every (re)subscribe reads the active versions again: no announcement
@@ -151,12 +150,14 @@ async def close_sockets(app: Starlette) -> None:
     await asyncio.sleep(0)
 
 
-async def load_active_versions(found: Services) -> None:
+async def load_active_versions(found: Services, wait: bool = False) -> None:
     """An uploaded active version beats the config's rule file. Read at
     start-up, after every (re)subscribe to the announcements and now and then,
-    so a node that missed an announcement (storage down) catches up; returns
-    once the versions read are live (compiled in job workers, the sites serving
-    their current rules meanwhile). Raises StoreUnavailable."""
+    so a node that missed an announcement (storage down) catches up. The
+    versions read are compiled in job workers, the sites serving their current
+    rules meanwhile; with ``wait`` (at start-up) this returns once they are
+    live, else at once: the follower that calls it goes on delivering pushes
+    and announcements during a compile. Raises StoreUnavailable."""
     found.jobs.warm()  # a worker ready for the first upload or check
     versions = found.store.versions
     loading = []
@@ -170,7 +171,7 @@ async def load_active_versions(found: Services) -> None:
                 compile_version, found.jobs, site, version, source, found.matcher_class))
             if task is not None:
                 loading.append(task)
-    if loading:  # a build that fails is logged by the site; the rest go on
+    if wait and loading:  # a build that fails is logged by the site; the rest go on
         await asyncio.wait(loading)
 
 

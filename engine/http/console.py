@@ -29,6 +29,7 @@ from engine.http.auth import COOKIE, CSRF_HEADER, console_session, session_key, 
 from engine.http.bodies import RequestError, error, read_object
 from engine.http.services import services
 from engine.store.base import ConsoleSession, StoreUnavailable
+from engine.wire.rates import client_key
 
 BUNDLE = Path(__file__).parents[1] / "static" / "console"  # built by console/ (esbuild)
 FILES = {"console.js": "application/javascript; charset=utf-8",
@@ -109,7 +110,7 @@ async def sign_in(request: Request) -> Response:
         return error(403, "origin", "sign in from the console's own page")
     now = found.clock.now()
     try:
-        attempts = await found.store.sessions.attempt(f"ip:{_address(request)}", now,
+        attempts = await found.store.sessions.attempt(f"ip:{client_key(_address(request))}", now,
                                                       limits.signin_window)
     except StoreUnavailable:
         return error(503, "storage", "storage unavailable; try again")

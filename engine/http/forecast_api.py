@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator
 from typing import Any, TypeVar
 
 import orjson
@@ -29,6 +29,7 @@ from engine.forecast.service import ForecastError, OutsideRecording, WorkerFaile
 from engine.forecast.window import BadWhen, when
 from engine.http.admin import admin_endpoint, rule_file
 from engine.http.bodies import error
+from engine.http.disconnect import ClientGone, while_there
 from engine.http.services import Services
 from engine.runtime.site import LiveSite
 from engine.store.base import StoreUnavailable
@@ -51,31 +52,6 @@ def _failure(exc: Exception) -> tuple[int, dict[str, Any]]:
     return 500, {"error": "the forecast failed; the engine's log says why", "field": "body"}
 
 
-async def _gone(request: Request) -> None:
-    """Returns once the client has gone (its body was read to the end already)."""
-    with contextlib.suppress(Exception):  # a connection that cannot be read is gone too
-        while (await request.receive())["type"] != "http.disconnect":
-            pass
-
-
-async def while_there(request: Request, work: Coroutine[Any, Any, T]) -> T | None:
-    """The result of ``work``, or None when the client went away first:
-    ``work`` is cancelled then, and has ended when this returns."""
-    task = asyncio.ensure_future(work)
-    gone = asyncio.ensure_future(_gone(request))
-    try:
-        await asyncio.wait({task, gone}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        gone.cancel()
-        if not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-    if task.cancelled():
-        return None
-    return task.result()
-
-
 @admin_endpoint
 async def forecast(request: Request, site: LiveSite, found: Services) -> Response:
     source, _, _ = await rule_file(request, site, "the draft")
@@ -95,12 +71,12 @@ async def forecast(request: Request, site: LiveSite, found: Services) -> Respons
         try:
             result = await while_there(request, run(site, source, window["since"],
                                                     window["until"]))
+        except ClientGone:
+            log.info("a forecast of %s was cancelled: its caller went away", site_id)
+            return error(GONE, "body", "the forecast was cancelled: its caller went away")
         except Exception as exc:  # typed ones are the caller's; the rest logged, a 500
             status, answer = _failure(exc)
             return JSONResponse(answer, status_code=status)
-        if result is None:
-            log.info("a forecast of %s was cancelled: its caller went away", site_id)
-            return error(GONE, "body", "the forecast was cancelled: its caller went away")
         return JSONResponse(result)
     if found.forecasts.running.get(site_id, 0) >= found.forecasts.per_site:
         # Refused before the stream starts, with the status it deserves.
@@ -117,9 +93,10 @@ async def forecast(request: Request, site: LiveSite, found: Services) -> Respons
             try:
                 result = await while_there(request, run(site, source, window["since"],
                                                         window["until"], progress))
-                if result is None:
-                    log.info("a forecast of %s was cancelled: its caller went away", site_id)
-                queue.put_nowait({"forecast": result} if result is not None else None)
+                queue.put_nowait({"forecast": result})
+            except ClientGone:
+                log.info("a forecast of %s was cancelled: its caller went away", site_id)
+                queue.put_nowait(None)
             except Exception as exc:  # the stream always ends with an answer
                 status, answer = _failure(exc)
                 queue.put_nowait({**answer, "status": status})

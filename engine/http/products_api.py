@@ -34,7 +34,8 @@ async def put_products(request: Request, site: LiveSite, found: Services) -> Res
         # A feed of 100,000 lines takes seconds to read: in a job's worker,
         # within the site's job limits (engine/http/admin.py).
         products = await in_worker(request, site, "the product feed", parse_feed, body,
-                                   request.headers.get("content-type", ""))
+                                   request.headers.get("content-type", ""),
+                                   found.config.limits.max_amount)
     except FeedError as exc:
         first = exc.problems[0]
         return JSONResponse({"error": f"the feed has errors; nothing was changed ({exc})",

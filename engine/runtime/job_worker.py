@@ -14,6 +14,11 @@ and 8 bytes, then a pickle), which the engine reads without blocking its loop
   traceback as a note, rebuilt in the engine as itself (``rebuilt``);
 - ``("memory",)``: the job ran out of the address space it may map.
 
+After a "done" or "raised" answer comes ``("after", retire)``: whether the job
+left the worker more than ``RETIRE_GROWTH`` larger than it was once the job's
+modules were imported (Python keeps what a 20,000-rule compile grew to): such
+a worker is not kept warm.
+
 A worker runs at the lowest priority (SCHED_IDLE on Linux): live traffic first.
 """
 
@@ -29,17 +34,11 @@ import traceback
 from multiprocessing.connection import Connection
 from typing import Any
 
+from engine.runtime.procfs import rss
+
 PIECE = 500  # items of a list sent back at once
+RETIRE_GROWTH = 64 * 1024 * 1024  # bytes a job may leave a worker grown by and it stays warm
 _PAGE = os.sysconf("SC_PAGE_SIZE")
-
-
-def rss(pid: int) -> int | None:
-    """A process's resident memory in bytes (None when it is gone)."""
-    try:
-        with open(f"/proc/{pid}/statm", "rb") as statm:
-            return int(statm.read().split()[1]) * _PAGE
-    except (OSError, IndexError, ValueError):
-        return None
 
 
 def serve(conn: Connection, memory: int) -> None:
@@ -48,15 +47,18 @@ def serve(conn: Connection, memory: int) -> None:
     _limit_address_space(memory)
     while True:
         try:
-            work, args = conn.recv()
+            work, args = conn.recv()  # the job's modules are imported by now
         except (EOFError, OSError):
             return
+        before = rss() or 0
         try:
             _answer(conn, work(*args))
         except MemoryError:
             conn.send(("memory",))
+            continue
         except Exception as exc:
             conn.send(_raised(exc))
+        conn.send(("after", (rss() or 0) - before > RETIRE_GROWTH))
 
 
 def _yield_to_live_traffic() -> None:

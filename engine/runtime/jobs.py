@@ -52,23 +52,38 @@ import os
 import pickle
 import socket
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any, ClassVar, TypeVar
 
-from engine.runtime.job_worker import framed, read_frame, rebuilt, rss, same_kind, serve
+from engine.runtime.job_worker import framed, read_frame, rebuilt, same_kind, serve
 from engine.runtime.metrics import Metrics
+from engine.runtime.procfs import cpu_seconds, rss
 from engine.wire.protocol import Limits
 
 log = logging.getLogger("ondo.jobs")
 T = TypeVar("T")
 
-WATCH = 0.05  # seconds between two looks at a running worker's memory
-# A worker that holds this much more than when it was fresh is retired after
-# its job, not kept warm: Python keeps what a 20,000-rule compile grew to.
-RETIRE_GROWTH = 64 * 1024 * 1024
+WATCH = 0.05  # seconds between two looks at a running worker's memory and time
+WALL_FACTOR = 10  # a job is stopped after this many times job_seconds on the wall clock
 _MIB = 1024 * 1024
+
+
+# What the forkserver imports once, before it forks any worker of the engine
+# (job workers and forecast workers alike: one forkserver per engine process,
+# started by whichever needs it first), so that no worker imports them again.
+PRELOAD = ("engine.runtime.job_worker", "engine.runtime.site", "engine.flow.feed",
+           "engine.forecast.worker")
+
+
+def forkserver() -> Any:
+    """The multiprocessing context of the engine's worker processes: forked
+    from a small server process, not from the engine with its sockets and
+    threads."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(list(PRELOAD))
+    return context
 
 
 class JobError(Exception):
@@ -144,7 +159,6 @@ class _Worker:
     process: Any  # multiprocessing's process object
     reader: asyncio.StreamReader
     writer: asyncio.StreamWriter
-    fresh: int = 0  # its RSS before its first job
 
     @property
     def pid(self) -> int:
@@ -159,11 +173,10 @@ class _Worker:
 class Jobs:
     """The engine's pool of job workers (see the module's docstring)."""
 
-    def __init__(self, limits: Limits, preload: Iterable[str] = (),
-                 workers: int | None = None, metrics: Metrics | None = None) -> None:
+    def __init__(self, limits: Limits, workers: int | None = None,
+                 metrics: Metrics | None = None) -> None:
         self.limits = limits
         self.metrics = metrics or Metrics()  # jobs by outcome: done, busy, too_slow, …
-        self.preload = ["engine.runtime.job_worker", *preload]  # imported once by the forkserver
         self.workers = max(1, workers or os.cpu_count() or 1)
         self.running: dict[str, int] = {}  # jobs of each site, running or waiting
         self._slots = asyncio.Semaphore(self.workers)
@@ -237,7 +250,7 @@ class Jobs:
             worker.writer.write(framed(pickle.dumps((work, args), pickle.HIGHEST_PROTOCOL)))
             await worker.writer.drain()
             outcome = await self._watch(worker, what)
-            keep = not self._closed and (rss(worker.pid) or 0) - worker.fresh < RETIRE_GROWTH
+            keep = not self._closed and await self._stays(worker)
         except (ConnectionError, asyncio.IncompleteReadError) as exc:
             await self._lost(worker, what, exc)
             raise WorkerLost(what) from None
@@ -254,10 +267,7 @@ class Jobs:
 
     async def _start(self, what: str) -> _Worker:
         if self._context is None:
-            self._context = multiprocessing.get_context("forkserver")
-            # The forkserver is one per engine process, shared with the forecasts'
-            # workers; whoever starts it first decides what it preloads.
-            self._context.set_forkserver_preload(self.preload)
+            self._context = forkserver()
         ours, theirs = self._context.Pipe()
         process = self._context.Process(target=serve, args=(theirs, self.limits.job_memory),
                                         daemon=True, name="ondo-job")
@@ -280,21 +290,26 @@ class Jobs:
         ours.close()
         reader, writer = await asyncio.open_connection(sock=sock)
         worker = _Worker(process, reader, writer)
-        worker.fresh = rss(worker.pid) or 0
         return worker
 
     async def _watch(self, worker: _Worker, what: str) -> Any:
-        """The worker's answer, within the job's time and memory."""
+        """The worker's answer, within the job's time and memory. The time is
+        the worker's CPU time: at idle priority a worker on a core that live
+        traffic keeps busy waits, and waiting is not the job's fault (a wall
+        clock of ``WALL_FACTOR`` times as long still bounds a worker that
+        hangs)."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.limits.job_seconds
+        limit = self.limits.job_seconds
+        deadline = loop.time() + WALL_FACTOR * limit
+        started = cpu_seconds(worker.pid) or 0.0
         answer = asyncio.ensure_future(self._receive(worker, what))
         try:
             while True:
                 left = deadline - loop.time()
-                if left <= 0:
-                    log.info("a job on %s ran past %g s (job_seconds): stopped", what,
-                             self.limits.job_seconds)
-                    raise TooSlow(what, self.limits.job_seconds)
+                used = (cpu_seconds(worker.pid) or started) - started
+                if left <= 0 or used > limit:
+                    log.info("a job on %s ran past %g s (job_seconds): stopped", what, limit)
+                    raise TooSlow(what, limit)
                 done, _ = await asyncio.wait({answer}, timeout=min(WATCH, left))
                 if done:
                     return answer.result()
@@ -308,6 +323,16 @@ class Jobs:
                 answer.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await answer
+
+    async def _stays(self, worker: _Worker) -> bool:
+        """Whether a worker may be kept warm after its job: its own word,
+        ``("after", retire)``, sent once the answer is (job_worker.py)."""
+        try:
+            _, retire = pickle.loads(await asyncio.wait_for(read_frame(worker.reader), 1.0))
+        except (ConnectionError, asyncio.IncompleteReadError, TimeoutError,
+                pickle.UnpicklingError, ValueError):
+            return False
+        return not retire
 
     async def _receive(self, worker: _Worker, what: str) -> Any:
         message = pickle.loads(await read_frame(worker.reader))
@@ -379,7 +404,7 @@ def _start_politely(process: Any, started: asyncio.Future[None]) -> None:
 
 
 def _settle(future: asyncio.Future[None], exc: BaseException | None) -> None:
-    if future.done():  # the caller went away; _abandon stops the worker
+    if future.done():  # a guard: only this settles it (its caller awaits it shielded)
         return
     if exc is None:
         future.set_result(None)

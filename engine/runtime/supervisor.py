@@ -117,8 +117,13 @@ class Supervisor:
                 if self.stop.is_set():
                     return
                 raise TaskEnded
-            except asyncio.CancelledError:
-                raise
+            except asyncio.CancelledError as exc:
+                current = asyncio.current_task()
+                if current is None or current.cancelling():
+                    raise  # the supervisor's close
+                # A cancellation from inside the task (a future it awaited was
+                # cancelled by someone else) ends the task: a failure like any.
+                self._failed(task, exc, delay)
             except Exception as exc:
                 if self.clock() - started >= self.settle:
                     delay = self.backoff  # it had worked for a while: a new streak
@@ -134,7 +139,7 @@ class Supervisor:
                 self.metrics.task_restarts[task.name] += 1
         task.state = TaskState.STOPPED
 
-    def _failed(self, task: Supervised, exc: Exception, delay: float) -> None:
+    def _failed(self, task: Supervised, exc: BaseException, delay: float) -> None:
         cause = f"{type(exc).__name__}: {exc}"
         if not task.failing:
             task.failures = 0

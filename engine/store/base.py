@@ -17,7 +17,15 @@ import asyncio
 import enum
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import (
+    Awaitable,
+    Callable,
+    Collection,
+    Iterable,
+    Mapping,
+    MutableMapping,
+    Sequence,
+)
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -357,12 +365,14 @@ class Store(Protocol):
     async def profile(self, site: str, visitor: str) -> dict[str, Any]:
         """The stored profile (docs/storage.md), empty if none."""
 
-    async def count(self, site: str, day: str, counts: Mapping[str, int],
-                    ttl: float = STATS_TTL) -> list[str]:
+    async def count(self, site: str, day: str, counts: MutableMapping[str, int],
+                    ttl: float = STATS_TTL) -> dict[str, int]:
         """Add to the site's daily per-rule counters ("rule|what" -> n), kept
-        ``ttl`` seconds after their last write. A counter whose sum would
-        leave the signed 64-bit integers is left as it is and its name
-        returned; every other is added."""
+        ``ttl`` seconds after their last write, taking each counter out of
+        ``counts`` once it is written or refused: when this raises, what is
+        left in ``counts`` was not written. A counter whose sum would reach
+        ``COUNTER_LIMIT``, or whose stored value is not an integer, is left as
+        it is, and returned with the number it was not given."""
 
     async def stats(self, site: str, day: str) -> dict[str, int]:
         """The site's per-rule counters of one day ("rule|what" -> n)."""

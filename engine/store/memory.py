@@ -23,7 +23,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -132,19 +132,20 @@ class MemoryStore:
             keys = self._keys(site, visitor)
             return stored_profile(keys.state if keys else VisitorState())
 
-    async def count(self, site: str, day: str, counts: Mapping[str, int],
-                    ttl: float = STATS_TTL) -> list[str]:
+    async def count(self, site: str, day: str, counts: MutableMapping[str, int],
+                    ttl: float = STATS_TTL) -> dict[str, int]:
         if not counts:
-            return []  # RedisStore sends nothing at all
+            return {}  # RedisStore sends nothing at all
         with self.reaching():
             # Counters are kept for the store's life: its clock is events' time,
             # and no test outlives a retention on one day's key.
             stats = self._stats.setdefault((site, day), {})
-            refused = [name for name, n in counts.items()
-                       if abs(stats.get(name, 0) + int(n)) >= COUNTER_LIMIT]
+            refused = {name: int(n) for name, n in counts.items()
+                       if abs(stats.get(name, 0) + int(n)) >= COUNTER_LIMIT}
             for name, n in counts.items():
                 if name not in refused:
                     stats[name] = stats.get(name, 0) + int(n)
+            counts.clear()
             return refused
 
     async def stats(self, site: str, day: str) -> dict[str, int]:

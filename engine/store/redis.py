@@ -24,9 +24,10 @@ import asyncio
 import contextlib
 import dataclasses
 import hashlib
+import itertools
 import logging
 import time
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, MutableMapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -217,26 +218,27 @@ class RedisStore:
             profile["windows"] = window_sums(sums)
         return Result(_APPLIED[status], profile)
 
-    async def count(self, site: str, day: str, counts: Mapping[str, int],
-                    ttl: float = STATS_TTL) -> list[str]:
+    async def count(self, site: str, day: str, counts: MutableMapping[str, int],
+                    ttl: float = STATS_TTL) -> dict[str, int]:
         """One call of count.lua per 500 fields: a flush of thousands of rule
-        counters must not hold the event loop, or Redis, for milliseconds. A
-        chunk with a refused field is sent again without it."""
+        counters must not hold the event loop, or Redis, for milliseconds.
+        Each call adds all of its fields or none; a chunk with a refused field
+        is sent again without it."""
         key = f"ondo:{{{site}}}:stats:{day}"
-        fields = list(counts.items())
-        refused: list[str] = []
-        for start in range(0, len(fields), 500):
-            chunk = fields[start:start + 500]
-            while chunk:
-                args: list[str | int] = [int(ttl), COUNTER_LIMIT]
-                for field, n in chunk:
-                    args += (field, n)
-                answer = await self._evalsha(self.count_script, (key,), args)
-                if not answer:
-                    break
-                names = {_text(name) for name in answer}
-                refused += names
-                chunk = [(field, n) for field, n in chunk if field not in names]
+        refused: dict[str, int] = {}
+        while counts:
+            chunk = list(itertools.islice(counts.items(), 500))
+            args: list[str | int] = [int(ttl), COUNTER_LIMIT]
+            for field, n in chunk:
+                args += (field, n)
+            answer = await self._evalsha(self.count_script, (key,), args)
+            names = {_text(name) for name in answer or ()}
+            for field, n in chunk:
+                if field in names:
+                    refused[field] = n
+                    del counts[field]
+                elif not names:  # written
+                    del counts[field]
             await asyncio.sleep(0)  # let events in between
         return refused
 

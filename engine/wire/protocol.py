@@ -144,7 +144,7 @@ class Limits:
     # Heavy admin work (compiling, validating and explaining rule files, reading
     # a product feed) runs in worker processes, never on the event loop:
     jobs_per_site: int = 2  # such jobs of one site at once; over: HTTP 429
-    job_seconds: float = 60.0  # one job; over: stopped, HTTP 422
+    job_seconds: float = 60.0  # CPU seconds of one job; over: stopped, HTTP 422
     job_memory: int = 1024 * 1024 * 1024  # bytes one job's worker may hold; over: HTTP 413
     # Every number that comes in has a domain (over: 422 / bad_field naming it):
     max_amount: int = 100_000_000_000  # won: an order's amount, an item's or product's price

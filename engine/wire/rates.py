@@ -5,6 +5,7 @@ client address, and the events one visitor's beacons may bring
 from __future__ import annotations
 
 import collections
+import ipaddress
 import math
 import time
 from collections.abc import Callable, Hashable
@@ -79,7 +80,22 @@ class ConnectLimiter(_Buckets):
         super().__init__(limits.connects_per_second, limits.connect_burst, max_addresses, clock)
 
     def allow(self, address: str) -> bool:
-        return self.bucket(address).take()
+        return self.bucket(client_key(address)).take()
+
+
+def client_key(address: str) -> str:
+    """Whose bucket a client address fills: an IPv4 address itself, an IPv6
+    address its /64 (one subscriber's network: a client can move within it at
+    will, and each address would otherwise get a fresh burst)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((int(ip) >> 64 << 64, 64)))
+    return str(ip)
 
 
 class VisitorLimiter(_Buckets):

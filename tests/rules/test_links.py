@@ -37,6 +37,12 @@ def test_paths_and_addresses(link: str, kind: LinkKind) -> None:
     ("/\t/evil.example", "contains spaces or control characters"),
     ("/\n/evil.example", "contains spaces or control characters"),
     ("(x)", "is not a URL"),
+    # What the widget refuses at run time is refused here too, not compiled into
+    # a button that silently has no link.
+    ("/a\u00a0b", "contains spaces or control characters"),
+    ("/a\u3000b", "contains spaces or control characters"),
+    ("/a\ufeffb", "contains spaces or control characters"),
+    ("https://:evil.example/x", "is not a whole address"),
 ])
 def test_links_that_would_not_go_where_they_read_are_refused(link: str, problem: str) -> None:
     with pytest.raises(UnsafeLink) as info:

@@ -8,10 +8,12 @@ ARGV[1]  time to live of the hash, seconds
 ARGV[2]  the limit no counter may reach (engine/store/base.py COUNTER_LIMIT)
 ARGV[2k+1], ARGV[2k+2]  a field and the number to add to it, for k = 1, 2, ...
 
-All or nothing: HINCRBY refuses a sum outside the signed 64-bit integers, but
-only when it meets it, after the fields before it were added. So every sum is
-checked first (in doubles, exact enough that far below 2^63); when one would
-reach the limit, nothing is added.
+All or nothing: HINCRBY refuses a sum outside the signed 64-bit integers, or a
+field that does not hold an integer, but only when it meets it, after the
+fields before it were added, and a script's writes are never undone. So every
+field is checked first (sums in doubles, exact enough that far below 2^63):
+when one would reach the limit or holds something else than an integer,
+nothing is added.
 
 Returns the fields refused: none when everything was added.
 ]]
@@ -27,8 +29,12 @@ end
 local current = redis.call("HMGET", key, unpack(fields))
 local refused = {}
 for j = 1, #fields do
-  local sum = (tonumber(current[j]) or 0) + tonumber(ARGV[2 * j + 2])
-  if sum >= limit or sum <= -limit then
+  local held = 0
+  if current[j] then  -- an integer, as HINCRBY wants, or refused
+    held = string.match(current[j], "^-?%d+$") and tonumber(current[j])
+  end
+  local sum = held and held + tonumber(ARGV[2 * j + 2])
+  if not sum or sum >= limit or sum <= -limit then
     refused[#refused + 1] = fields[j]
   end
 end

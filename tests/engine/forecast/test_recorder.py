@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import orjson
 import pytest
+import redis
 
 from engine.forecast import recorder as recorder_module
 from engine.forecast.recorder import PropsBudget, Recorder
 from engine.forecast.recording import Evaluated, Purchased, decode
 from engine.store.memory import MemoryStore
+from engine.store.redis import RedisStore
+from engine.store.redis_recording import stream_key
 from engine.wire.protocol import LIMITS
 from tests.conftest import site_config
 from tests.engine.store.stores import T0, Run
@@ -100,3 +103,22 @@ def test_the_budgets_memory_is_bounded(run: Run) -> None:
     run(recorder.flush(T0 + 20))
     assert [size for key, size in recorded_props(store, run) if key == "v:heavy"][-2:] == \
         [2, 4_011]
+
+
+def test_one_sites_broken_recording_never_stops_the_others(redis_url: str, run: Run) -> None:
+    """A site's stream key holding a string (a bad migration) fails its
+    append: that site's entries are dropped, counted, and the failure raised
+    for the supervisor, after every other site's are written."""
+    client = redis.Redis.from_url(redis_url)
+    client.set(stream_key("broken-shop"), "not a stream")
+    client.close()
+    store = RedisStore(redis_url)
+    recorder = Recorder(store)
+    for site in ("broken-shop", "demo-shop"):
+        recorder.add(site_config(None, id=site), Purchased(T0, "v:1", 1_000))
+    with pytest.raises(Exception, match="WRONGTYPE"):
+        run(recorder.flush(T0 + 1))
+    assert run(store.recordings.span("demo-shop")).entries == 1
+    assert (recorder.metrics.recorded, recorder.metrics.recording_dropped) == (1, 1)
+    run(recorder.flush(T0 + 2))  # nothing of the broken site left to fail again
+    run(store.close())

@@ -26,7 +26,7 @@ from bench.workload import rule_file
 from engine.flow.identity import sign_member
 from engine.http.services import Services
 from engine.runtime.config import Config
-from engine.runtime.job_worker import rss
+from engine.runtime.procfs import rss
 from engine.wire.protocol import LIMITS
 from rules.limits import MAX_FILE_BYTES
 from tests.conftest import SECRET, SEED_RULES, Engine, run_engine, signed, site_config

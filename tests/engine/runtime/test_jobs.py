@@ -15,8 +15,8 @@ from typing import Any, TypeVar
 
 import pytest
 
-from engine.runtime.job_worker import rss
 from engine.runtime.jobs import Busy, Jobs, TooLarge, TooSlow, WorkerLost
+from engine.runtime.procfs import rss
 from engine.wire.protocol import LIMITS
 
 T = TypeVar("T")

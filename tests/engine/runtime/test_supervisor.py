@@ -147,3 +147,27 @@ def test_stopping_ends_every_task_without_restarts() -> None:
     sup = asyncio.run(scenario())
     assert {t.state for t in sup.tasks.values()} == {TaskState.STOPPED}
     assert {t.restarts for t in sup.tasks.values()} == {0}
+
+
+def test_a_cancellation_from_inside_a_task_is_a_failure_not_an_end() -> None:
+    async def scenario() -> Supervisor:
+        stop = asyncio.Event()
+        sup = supervisor(Metrics(), stop)
+        runs = []
+
+        async def task() -> None:
+            runs.append(1)
+            if len(runs) == 1:  # awaits a future someone else cancels
+                future = asyncio.get_running_loop().create_future()
+                future.cancel()
+                await future
+            await stop.wait()
+
+        sup.start("follower", task)
+        await until(lambda: len(runs) == 2)
+        await sup.close()
+        return sup
+
+    sup = asyncio.run(scenario())
+    assert sup.tasks["follower"].restarts == 1
+    assert sup.tasks["follower"].state is TaskState.STOPPED

@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 
 from engine.wire.protocol import LIMITS
-from engine.wire.rates import ConnectLimiter, VisitorLimiter
+from engine.wire.rates import ConnectLimiter, VisitorLimiter, client_key
 
 
 class Clock:
@@ -38,3 +38,12 @@ def test_the_buckets_kept_are_bounded() -> None:
     assert limiter.allow("10.0.0.2") and limiter.allow("10.0.0.3")
     assert len(limiter) == 2
     assert limiter.allow("10.0.0.1")  # forgotten, so a full bucket again
+
+
+def test_an_ipv6_client_fills_one_bucket_wherever_it_moves_in_its_64() -> None:
+    limiter = ConnectLimiter(dataclasses.replace(LIMITS, connect_burst=3), clock=lambda: 0.0)
+    moves = [f"2001:db8:1:2::{n:x}" for n in range(1, 5)]
+    assert [limiter.allow(address) for address in moves] == [True, True, True, False]
+    assert limiter.allow("2001:db8:1:3::1")  # another /64: another subscriber
+    assert client_key("::ffff:203.0.113.9") == client_key("203.0.113.9") == "203.0.113.9"
+    assert client_key("unknown") == "unknown"
